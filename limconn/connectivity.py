@@ -1,0 +1,380 @@
+"""A connectivity design: which inputs reach which units, which units feed which.
+
+Conventions (shared with Keras's own weight layout):
+
+* rows are sources, columns are targets;
+* `input_mask[i, j]`: input feature `i` may reach unit `j`, shape `(input_dim, units)`;
+* `recurrent_mask[i, j]`: unit `i`'s previous hidden state may reach unit `j`,
+  shape `(units, units)`;
+* a 3-D mask `(4, rows, units)` is per gate, in Keras's gate order i, f, c, o;
+  a 2-D mask applies to all four gates;
+* `output_mask[j]`: unit `j` may reach the readout, shape `(units,)`.
+
+Masks are boolean in memory and in files. Files are read with
+`np.load(..., allow_pickle=False)`, always: a pickled or object-dtype file is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+
+GATES = ("i", "f", "c", "o")
+NUM_GATES = len(GATES)
+_METADATA_KEY = "metadata_json"
+
+
+def as_bool_mask(value: Any, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Converts a bool or 0/1 array-like to a boolean mask, refusing anything else.
+
+    Args:
+        value: array-like of bools, or numbers that are all exactly 0 or 1.
+        name: what the mask is called in error messages (e.g. `"input_mask"`).
+        ndims: the ranks accepted.
+
+    Returns:
+        A new `np.ndarray` of dtype bool.
+
+    Raises:
+        ValueError: for another rank, NaN, values other than 0/1, or a non-numeric dtype.
+    """
+    try:
+        array = np.asarray(value)
+    except Exception as error:
+        raise ValueError(f"{name} must be an array of 0/1 or bool. Received: {value!r}") from error
+    if array.ndim not in ndims:
+        expected = " or ".join(f"{n}-D" for n in ndims)
+        raise ValueError(
+            f"{name} must be {expected}. Received: shape {array.shape} ({array.ndim}-D)."
+        )
+    if array.dtype == bool:
+        return array.copy()
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(
+            f"{name} must hold bool or 0/1 numbers. Received: dtype {array.dtype}."
+        )
+    if np.issubdtype(array.dtype, np.floating) and np.isnan(array).any():
+        raise ValueError(
+            f"{name} must hold only 0 and 1. Received: {int(np.isnan(array).sum())} NaN value(s)."
+        )
+    bad = array[(array != 0) & (array != 1)]
+    if bad.size:
+        shown = ", ".join(str(v) for v in np.unique(bad)[:5])
+        raise ValueError(f"{name} must hold only 0 and 1. Received other values: {shown}.")
+    return array.astype(bool)
+
+
+def expand_gates(mask: np.ndarray) -> np.ndarray:
+    """Returns the `(rows, 4 * units)` layout of Keras's kernels for a 2-D or per-gate mask.
+
+    A 2-D mask is tiled over the four gate blocks; a `(4, rows, units)` mask puts gate `g`
+    in columns `g * units : (g + 1) * units`, gate order i, f, c, o.
+    """
+    if mask.ndim == 2:
+        return np.tile(mask, (1, NUM_GATES))
+    gates, rows, units = mask.shape
+    return mask.transpose(1, 0, 2).reshape(rows, gates * units)
+
+
+def any_gate(mask: np.ndarray) -> np.ndarray:
+    """Collapses a per-gate mask to 2-D: a source reaches a target if any gate connects them."""
+    return mask if mask.ndim == 2 else mask.any(axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectivityStats:
+    """Numbers that describe a design; computed by `Connectivity.stats()`.
+
+    Attributes:
+        input_density: fraction of True in the input mask (over all gates).
+        recurrent_density: fraction of True in the recurrent mask (over all gates).
+        output_density: fraction of units that reach the readout.
+        effective_parameters: trainable LSTM parameters left by the masks (biases included).
+        dense_parameters: trainable parameters of the dense LSTM of the same size.
+        fan_in: per unit, how many inputs and units reach it (any gate).
+        fan_out: per unit, how many units it feeds (any gate), plus 1 if it reaches the readout.
+        unreachable_units: units that no input reaches, directly or through other units.
+        dead_end_units: units whose state cannot reach the readout, directly or through others.
+        isolated_units: units with no connection in or out, other than to themselves.
+    """
+
+    input_density: float
+    recurrent_density: float
+    output_density: float
+    effective_parameters: int
+    dense_parameters: int
+    fan_in: np.ndarray
+    fan_out: np.ndarray
+    unreachable_units: tuple[int, ...]
+    dead_end_units: tuple[int, ...]
+    isolated_units: tuple[int, ...]
+
+    @property
+    def parameter_ratio(self) -> float:
+        """Effective over dense parameters, in [0, 1]."""
+        return self.effective_parameters / self.dense_parameters
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Connectivity:
+    """One connectivity design for an LSTM layer: input, recurrent and output masks.
+
+    A design is a plain value: it validates on construction, describes itself with
+    `stats()`, and round-trips through `.npz` with `save` / `load`.
+
+    Args:
+        input_mask: `(input_dim, units)` or per gate `(4, input_dim, units)`, bool or 0/1.
+        recurrent_mask: `(units, units)` or `(4, units, units)`; all True when omitted.
+        output_mask: `(units,)`; all True when omitted.
+        metadata: plain JSON-serialisable values (name, preset, parameters, ...).
+
+    Example:
+
+    >>> design = Connectivity(np.eye(3, 4), recurrent_mask=np.eye(4))
+    >>> design.input_dim, design.units
+    (3, 4)
+    >>> design.save("design.npz")  # doctest: +SKIP
+    >>> Connectivity.load("design.npz").recurrent_mask.sum()  # doctest: +SKIP
+    4
+
+    Raises:
+        ValueError: if a mask holds values other than 0/1, has the wrong rank, or its
+            dimensions disagree with the others; the message names what came.
+    """
+
+    input_mask: np.ndarray
+    recurrent_mask: np.ndarray | None = None
+    output_mask: np.ndarray | None = None
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        input_mask = as_bool_mask(self.input_mask, "input_mask")
+        units = input_mask.shape[-1]
+        if input_mask.ndim == 3 and input_mask.shape[0] != NUM_GATES:
+            raise ValueError(
+                "A per-gate input_mask must have shape (4, input_dim, units), gates i, f, c, o. "
+                f"Received: shape {input_mask.shape}."
+            )
+        if self.recurrent_mask is None:
+            recurrent_mask = np.ones((units, units), bool)
+        else:
+            recurrent_mask = as_bool_mask(self.recurrent_mask, "recurrent_mask")
+        expected = (units, units)
+        if recurrent_mask.shape[-2:] != expected or (
+            recurrent_mask.ndim == 3 and recurrent_mask.shape[0] != NUM_GATES
+        ):
+            raise ValueError(
+                f"recurrent_mask must have shape {expected} or {(NUM_GATES, *expected)} to match "
+                f"input_mask's {units} units. Received: shape {recurrent_mask.shape}."
+            )
+        if self.output_mask is None:
+            output_mask = np.ones(units, bool)
+        else:
+            output_mask = as_bool_mask(self.output_mask, "output_mask", ndims=(1,))
+        if output_mask.shape != (units,):
+            raise ValueError(
+                f"output_mask must have shape ({units},) to match {units} units. "
+                f"Received: shape {output_mask.shape}."
+            )
+        try:
+            metadata = json.loads(json.dumps(dict(self.metadata)))
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"metadata must hold plain JSON values. Received: {self.metadata!r}"
+            ) from error
+        for name, value in (
+            ("input_mask", input_mask),
+            ("recurrent_mask", recurrent_mask),
+            ("output_mask", output_mask),
+        ):
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "metadata", metadata)
+
+    @classmethod
+    def dense(cls, input_dim: int, units: int, **metadata) -> Connectivity:
+        """The fully connected design: every mask all True."""
+        return cls(np.ones((input_dim, units), bool), metadata=metadata)
+
+    @property
+    def input_dim(self) -> int:
+        return self.input_mask.shape[-2]
+
+    @property
+    def units(self) -> int:
+        return self.input_mask.shape[-1]
+
+    @property
+    def per_gate(self) -> bool:
+        """True if either matrix has its own mask per gate."""
+        return self.input_mask.ndim == 3 or self.recurrent_mask.ndim == 3
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    def replace(self, **changes) -> Connectivity:
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def kernel_mask(self) -> np.ndarray:
+        """The input mask in the layout of Keras's `kernel`: `(input_dim, 4 * units)`."""
+        return expand_gates(self.input_mask)
+
+    def recurrent_kernel_mask(self) -> np.ndarray:
+        """The recurrent mask in the layout of `recurrent_kernel`: `(units, 4 * units)`."""
+        return expand_gates(self.recurrent_mask)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Connectivity):
+            return NotImplemented
+        return (
+            np.array_equal(self.input_mask, other.input_mask)
+            and self.input_mask.shape == other.input_mask.shape
+            and self.recurrent_mask.shape == other.recurrent_mask.shape
+            and np.array_equal(self.recurrent_mask, other.recurrent_mask)
+            and np.array_equal(self.output_mask, other.output_mask)
+            and self.metadata == other.metadata
+        )
+
+    __hash__ = None
+
+    def stats(self) -> ConnectivityStats:
+        """Densities, parameter counts, fan-in/out and reachability of this design."""
+        units = self.units
+        input_any = any_gate(self.input_mask)
+        recurrent_any = any_gate(self.recurrent_mask)
+        off_diagonal = recurrent_any & ~np.eye(units, dtype=bool)
+
+        reached = _closure(input_any.any(axis=0), off_diagonal)
+        reaches_output = _closure(self.output_mask, off_diagonal.T)
+        has_in = input_any.any(axis=0) | off_diagonal.any(axis=0)
+        has_out = off_diagonal.any(axis=1) | self.output_mask
+
+        dense_parameters = NUM_GATES * (self.input_dim * units + units * units + units)
+        effective = (
+            int(self.kernel_mask().sum())
+            + int(self.recurrent_kernel_mask().sum())
+            + NUM_GATES * units
+        )
+        return ConnectivityStats(
+            input_density=float(self.input_mask.mean()),
+            recurrent_density=float(self.recurrent_mask.mean()),
+            output_density=float(self.output_mask.mean()),
+            effective_parameters=effective,
+            dense_parameters=dense_parameters,
+            fan_in=input_any.sum(axis=0) + recurrent_any.sum(axis=0),
+            fan_out=recurrent_any.sum(axis=1) + self.output_mask.astype(int),
+            unreachable_units=tuple(np.flatnonzero(~reached).tolist()),
+            dead_end_units=tuple(np.flatnonzero(~reaches_output).tolist()),
+            isolated_units=tuple(np.flatnonzero(~has_in & ~has_out).tolist()),
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Writes the design to an `.npz` file (masks as bool arrays, metadata as JSON text)."""
+        np.savez_compressed(
+            path,
+            input_mask=self.input_mask,
+            recurrent_mask=self.recurrent_mask,
+            output_mask=self.output_mask,
+            **{_METADATA_KEY: np.array(json.dumps(self.metadata))},
+        )
+
+    def to_npz_bytes(self) -> bytes:
+        """The `.npz` file's bytes, for a download button or an HTTP response."""
+        buffer = io.BytesIO()
+        self.save(buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def load(cls, path_or_file) -> Connectivity:
+        """Reads a design written by `save` (a path or a binary file object).
+
+        Raises:
+            ValueError: if the file is not an `.npz` archive, holds pickled or object
+                arrays, lacks `input_mask`, or its masks are invalid.
+        """
+        arrays = _load_npz(path_or_file)
+        if "input_mask" not in arrays:
+            raise ValueError(
+                "A design .npz must contain an 'input_mask' array. "
+                f"Received arrays: {sorted(arrays) or 'none'}."
+            )
+        metadata = {}
+        if _METADATA_KEY in arrays:
+            try:
+                metadata = json.loads(str(arrays[_METADATA_KEY]))
+            except ValueError as error:
+                raise ValueError(f"The design's {_METADATA_KEY} is not valid JSON.") from error
+        return cls(
+            arrays["input_mask"],
+            arrays.get("recurrent_mask"),
+            arrays.get("output_mask"),
+            metadata=metadata,
+        )
+
+
+def _closure(start: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Nodes reachable from `start` by following `edges[source, target]` any number of times."""
+    reached = start.copy()
+    frontier = start.copy()
+    while frontier.any():
+        frontier = edges[frontier].any(axis=0) & ~reached
+        reached |= frontier
+    return reached
+
+
+def _load_npz(path_or_file) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path_or_file, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ValueError("Expected an .npz archive of named arrays; received a single .npy array.")
+            return {key: archive[key] for key in archive.files}
+    except ValueError as error:
+        raise ValueError(_refusal_message(error)) from error
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"Could not read the file as .npz: {error}") from error
+
+
+def _refusal_message(error: ValueError) -> str:
+    text = str(error)
+    if "allow_pickle" in text or "Object arrays" in text:
+        return "The file holds pickled Python objects; limconn never unpickles files. Save plain numeric arrays."
+    return text
+
+
+def save_mask_npy(path_or_file, mask: Any) -> None:
+    """Writes one mask (any rank 1-3, bool or 0/1) to an `.npy` file as bool."""
+    np.save(path_or_file, as_bool_mask(mask, "mask", ndims=(1, 2, 3)), allow_pickle=False)
+
+
+def mask_npy_bytes(mask: Any) -> bytes:
+    """One mask as the bytes of an `.npy` file, for downloads."""
+    buffer = io.BytesIO()
+    save_mask_npy(buffer, mask)
+    return buffer.getvalue()
+
+
+def load_mask_npy(path_or_file, name: str = "mask", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+    """Reads one mask from an `.npy` file, never unpickling.
+
+    Raises:
+        ValueError: if the file is not an `.npy` array, is pickled or object-dtype, or does
+            not hold a 0/1 mask of an accepted rank.
+    """
+    try:
+        array = np.load(path_or_file, allow_pickle=False)
+    except ValueError as error:
+        raise ValueError(_refusal_message(error)) from error
+    except (OSError, EOFError) as error:
+        raise ValueError(f"Could not read {name} as .npy: {error}") from error
+    if isinstance(array, np.lib.npyio.NpzFile):
+        array.close()
+        raise ValueError(f"{name}: expected a single .npy array; received an .npz archive.")
+    return as_bool_mask(array, name, ndims)
