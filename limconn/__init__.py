@@ -4,7 +4,33 @@
 `keras.saving.load_model(path)` and Keras's default `safe_mode=True`.
 """
 
-from limconn.connectivity import Connectivity, ConnectivityStats, load_mask_npy, save_mask_npy
+from limconn import presets
+from limconn.connectivity import (
+    GATES,
+    Connectivity,
+    ConnectivityStats,
+    load_mask_npy,
+    mask_npy_bytes,
+    save_mask_npy,
+)
+from limconn.layers import FixedMask, MaskConstraint, MaskedDense, MaskedLSTM, MaskedLSTMCell
+from limconn.strategies import STRATEGIES, Head, build_model
 
-__all__ = ["Connectivity", "ConnectivityStats", "load_mask_npy", "save_mask_npy"]
+__all__ = [
+    "GATES",
+    "STRATEGIES",
+    "Connectivity",
+    "ConnectivityStats",
+    "FixedMask",
+    "Head",
+    "MaskConstraint",
+    "MaskedDense",
+    "MaskedLSTM",
+    "MaskedLSTMCell",
+    "build_model",
+    "load_mask_npy",
+    "mask_npy_bytes",
+    "presets",
+    "save_mask_npy",
+]
 __version__ = "0.1.0"

@@ -332,9 +332,12 @@ def _closure(start: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 def _load_npz(path_or_file) -> dict[str, np.ndarray]:
     try:
-        with np.load(path_or_file, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("Expected an .npz archive of named arrays; received a single .npy array.")
+        loaded = np.load(path_or_file, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(
+                "Expected an .npz archive of named arrays; received a single .npy array."
+            )
+        with loaded as archive:
             return {key: archive[key] for key in archive.files}
     except ValueError as error:
         raise ValueError(_refusal_message(error)) from error
@@ -345,7 +348,10 @@ def _load_npz(path_or_file) -> dict[str, np.ndarray]:
 def _refusal_message(error: ValueError) -> str:
     text = str(error)
     if "allow_pickle" in text or "Object arrays" in text:
-        return "The file holds pickled Python objects; limconn never unpickles files. Save plain numeric arrays."
+        return (
+            "The file holds pickled Python objects; limconn never unpickles files. "
+            "Save plain numeric arrays."
+        )
     return text
 
 

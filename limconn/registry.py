@@ -60,6 +60,12 @@ class Entry:
     doc: str
     parameters: tuple[Parameter, ...]
 
+    @property
+    def description(self) -> str:
+        """The docstring's prose after the summary line, up to its `Args:` section."""
+        body = self.doc.split("\nArgs:")[0].splitlines()[1:]
+        return " ".join(" ".join(body).split())
+
 
 class Registry:
     """Named functions, listed in registration order.

@@ -1,0 +1,210 @@
+"""How a design is enforced: a registry from strategy name to a Keras model builder.
+
+Every strategy is `NAME(connectivity, input_shape, head, **options) -> keras.Model`,
+registered in `STRATEGIES`; its docstring's summary and prose are what the app shows.
+All models are many-to-one: an LSTM reads the sequence, its last hidden state goes through
+the design's output mask to a `Dense` readout. `build_model` is the entry point:
+
+>>> from limconn import presets
+>>> design = presets.random(2, 16, density=0.5, seed=0)
+>>> model = build_model("kernel", design, (50, 2), Head("regression", 1))
+
+To add a strategy, write one function and decorate it with `@STRATEGIES.register`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+
+from limconn.connectivity import Connectivity, any_gate
+from limconn.layers import FixedMask, MaskedDense, MaskedLSTM, MaskedLSTMCell
+from limconn.registry import Registry
+
+STRATEGIES = Registry("strategy", positional=3)
+HEAD_KINDS = ("regression", "classification")
+
+
+@dataclasses.dataclass(frozen=True)
+class Head:
+    """What the model predicts from the LSTM's last hidden state.
+
+    Args:
+        kind: `"regression"` (linear outputs, MSE) or `"classification"` (softmax over classes).
+        outputs: number of regression targets, or of classes.
+    """
+
+    kind: str
+    outputs: int
+
+    def __post_init__(self):
+        if self.kind not in HEAD_KINDS:
+            raise ValueError(f"Head kind must be one of {HEAD_KINDS}. Received: kind={self.kind!r}")
+        minimum = 2 if self.kind == "classification" else 1
+        if not isinstance(self.outputs, int) or self.outputs < minimum:
+            raise ValueError(
+                f"A {self.kind} head needs outputs >= {minimum}. Received: outputs={self.outputs!r}"
+            )
+
+
+def build_model(
+    strategy: str,
+    connectivity: Connectivity,
+    input_shape: tuple[int | None, int],
+    head: Head,
+    **options,
+) -> keras.Model:
+    """Builds an uncompiled many-to-one model that enforces `connectivity` the strategy's way.
+
+    Args:
+        strategy: a name in `STRATEGIES`.
+        connectivity: the design; its `input_dim` must equal `input_shape[-1]`.
+        input_shape: `(timesteps, features)`; `timesteps` may be `None` (variable length).
+        head: the readout.
+        **options: the strategy's own parameters (e.g. `rate` for `random_dynamic`).
+
+    Raises:
+        ValueError: for an unknown strategy or option, or features that disagree with the design.
+    """
+    if len(input_shape) != 2 or input_shape[-1] != connectivity.input_dim:
+        raise ValueError(
+            f"input_shape must be (timesteps, {connectivity.input_dim}) for a design with "
+            f"{connectivity.input_dim} inputs. Received: input_shape={tuple(input_shape)}"
+        )
+    return STRATEGIES.call(strategy, connectivity, tuple(input_shape), head, **options)
+
+
+def _model(name: str, inputs, hidden, connectivity: Connectivity, head: Head) -> keras.Model:
+    """Output mask, readout, and the `keras.Model` around them."""
+    hidden = FixedMask(connectivity.output_mask, name="output_mask")(hidden)
+    activation = "softmax" if head.kind == "classification" else None
+    outputs = keras.layers.Dense(head.outputs, activation=activation, name="readout")(hidden)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _masked_lstm(connectivity: Connectivity) -> MaskedLSTM:
+    return MaskedLSTM(
+        connectivity.units,
+        input_mask=connectivity.input_mask,
+        recurrent_mask=connectivity.recurrent_mask,
+        name="lstm",
+    )
+
+
+@STRATEGIES.register
+def kernel(connectivity, input_shape, head) -> keras.Model:
+    """Masked weights: input→unit and unit→unit, per gate, exactly 0 in the LSTM's own kernels.
+
+    The default. A `MaskedLSTM` zeroes masked weights when it is built and after every
+    optimizer step, so a 0 in the mask has no influence at any time. The forward pass is
+    Keras's own LSTM, so it keeps the fused cuDNN kernel on GPU and costs nothing extra.
+    Honours the input, recurrent and output masks.
+    """
+    inputs = keras.Input(input_shape)
+    return _model("kernel", inputs, _masked_lstm(connectivity)(inputs), connectivity, head)
+
+
+@STRATEGIES.register
+def custom_cell(connectivity, input_shape, head) -> keras.Model:
+    """Masks multiplied in every step of a custom LSTM cell: same limits, computed in the step.
+
+    A `MaskedLSTMCell` under `keras.layers.RNN`: the masks act on the computation itself,
+    which is the most flexible place for experiments, at the price of the step loop (no
+    fused cuDNN kernel; slower). Honours the input, recurrent and output masks.
+    """
+    cell = MaskedLSTMCell(
+        connectivity.units,
+        input_mask=connectivity.input_mask,
+        recurrent_mask=connectivity.recurrent_mask,
+    )
+    inputs = keras.Input(input_shape)
+    hidden = keras.layers.RNN(cell, name="lstm")(inputs)
+    return _model("custom_cell", inputs, hidden, connectivity, head)
+
+
+@STRATEGIES.register
+def input_features(connectivity, input_shape, head) -> keras.Model:
+    """Whole input features on or off for every unit, before a dense LSTM.
+
+    Coarser than connectivity: a feature is kept if the input mask connects it to any unit,
+    and then it reaches all units; the recurrent mask is not used. This is the everyday
+    "mask some features" answer, offered for comparison. Honours the output mask.
+    """
+    kept = any_gate(connectivity.input_mask).any(axis=1)
+    inputs = keras.Input(input_shape)
+    features = FixedMask(kept, name="input_features")(inputs)
+    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(features)
+    return _model("input_features", inputs, hidden, connectivity, head)
+
+
+@STRATEGIES.register
+def output(connectivity, input_shape, head) -> keras.Model:
+    """Only the readout is limited: a dense LSTM, then a fixed mask on which units reach it.
+
+    Input and recurrent masks are not used; units outside the output mask still compute and
+    still feed other units, they just cannot reach the prediction directly.
+    """
+    inputs = keras.Input(input_shape)
+    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(inputs)
+    return _model("output", inputs, hidden, connectivity, head)
+
+
+@STRATEGIES.register
+def sparse_projection(connectivity, input_shape, head) -> keras.Model:
+    """Inputs pass through a sparse linear map (the input mask) into a dense LSTM.
+
+    A `MaskedDense` without bias maps each step's features to `units` embedding channels,
+    input `i` reaching channel `j` only where the input mask (any gate) allows; a dense
+    LSTM then reads the embedding. The recurrent mask is not used. Honours the output mask.
+    """
+    inputs = keras.Input(input_shape)
+    embedded = MaskedDense(
+        connectivity.units,
+        kernel_mask=any_gate(connectivity.input_mask),
+        use_bias=False,
+        name="projection",
+    )(inputs)
+    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(embedded)
+    return _model("sparse_projection", inputs, hidden, connectivity, head)
+
+
+@STRATEGIES.register
+def random_dynamic(connectivity, input_shape, head, rate: float = 0.5) -> keras.Model:
+    """The design's masks plus a fresh random input mask for every sequence, in training only.
+
+    DropConnect-style regularisation on top of the painted design: during training each
+    sequence sees a random subset of its input features (dropped with probability `rate`,
+    the rest scaled by 1 / (1 - rate)); at inference every feature is used. The random mask
+    is drawn per batch for whatever batch size comes. Honours all three masks.
+
+    Args:
+        rate: probability of dropping each input feature of a sequence, in [0, 1).
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be in [0, 1). Received: rate={rate!r}")
+    inputs = keras.Input(input_shape)
+    dropped = keras.layers.Dropout(
+        rate, noise_shape=(None, 1, connectivity.input_dim), name="random_inputs"
+    )(inputs)
+    hidden = _masked_lstm(connectivity)(dropped)
+    return _model("random_dynamic", inputs, hidden, connectivity, head)
+
+
+@STRATEGIES.register
+def timestep(connectivity, input_shape, head, mask_value: float = 0.0) -> keras.Model:
+    """Not connectivity: skips padded time steps of variable-length sequences.
+
+    A `Masking` layer makes the LSTM skip every time step whose features all equal
+    `mask_value`, as for sequences padded to a common length. It limits *which steps* are
+    read, not which inputs reach which units: the input and recurrent masks are not used.
+    Offered because it is the answer most often given, and explained as what it is.
+    Honours the output mask.
+
+    Args:
+        mask_value: the padding value; a step whose features all equal it is skipped.
+    """
+    inputs = keras.Input(input_shape)
+    masked = keras.layers.Masking(mask_value, name="skip_padding")(inputs)
+    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(masked)
+    return _model("timestep", inputs, hidden, connectivity, head)
