@@ -228,10 +228,10 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
     def build(self, input_shape):
         _check_input_rows(self.input_mask, input_shape)
         super().build(input_shape)
-        self._kernel_multiplier = _multiplier(self.input_mask, (input_shape[-1], self.units))
-        self._recurrent_multiplier = _multiplier(self.recurrent_mask, (self.units, self.units))
-        self.kernel.assign(self.kernel * self._kernel_multiplier)
-        self.recurrent_kernel.assign(self.recurrent_kernel * self._recurrent_multiplier)
+        self.kernel_multiplier = _multiplier(self.input_mask, (input_shape[-1], self.units))
+        self.recurrent_multiplier = _multiplier(self.recurrent_mask, (self.units, self.units))
+        self.kernel.assign(self.kernel * self.kernel_multiplier)
+        self.recurrent_kernel.assign(self.recurrent_kernel * self.recurrent_multiplier)
 
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states
@@ -239,9 +239,9 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
             inputs = inputs * self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        kernel = self.kernel * ops.cast(self._kernel_multiplier, self.kernel.dtype)
+        kernel = self.kernel * ops.cast(self.kernel_multiplier, self.kernel.dtype)
         recurrent_kernel = self.recurrent_kernel * ops.cast(
-            self._recurrent_multiplier, self.recurrent_kernel.dtype
+            self.recurrent_multiplier, self.recurrent_kernel.dtype
         )
         z = ops.matmul(inputs, kernel) + ops.matmul(h_tm1, recurrent_kernel)
         if self.use_bias:
