@@ -1,0 +1,165 @@
+"""Helpers for browser tests: a real `streamlit run` server and Debian's Chromium.
+
+`playwright install` cannot download browsers here, so tests drive the system Chromium
+(`/usr/bin/chromium`) through Playwright. The network is closed; the launch flags keep
+Chromium from trying to reach it.
+
+Typical use (the `browser` and `page` fixtures in `tests/conftest.py` wrap `launch_chromium`
+and save a screenshot to `test-artifacts/` when a test fails):
+
+```python
+with streamlit_server("tests/painter_app.py") as url:
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stApp]")
+```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",  # we run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def free_port() -> int:
+    """Returns a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _read(path: Path, limit: int = 20_000) -> str:
+    text = path.read_text(errors="replace")
+    return text if len(text) <= limit else "...\n" + text[-limit:]
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    script_path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 60.0,
+    extra_args: Sequence[str] = ("--server.fileWatcherType", "none"),
+) -> Iterator[str]:
+    """Runs `python -m streamlit run SCRIPT` headless on a free port; yields its base URL.
+
+    The server runs from the repository root with the root on `PYTHONPATH` (so the script
+    can `import limconn` without installing it). It is ready once `/_stcore/health`
+    answers `ok`; if that does not happen within `timeout` seconds, or the server exits,
+    the error shows the server's output. The server is terminated on exit.
+
+    Args:
+        script_path: the Streamlit script, absolute or relative to the repository root.
+        env: extra environment variables for the server.
+        timeout: seconds to wait for the health check.
+        extra_args: more `streamlit run` options (default: no file watcher, which would
+            otherwise poll the repository).
+
+    Yields:
+        The base URL, e.g. `"http://127.0.0.1:8765"`.
+    """
+    script = Path(script_path)
+    if not script.is_absolute():
+        script = REPO_ROOT / script
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO_ROOT), full_env.get("PYTHONPATH", "")) if p
+    )
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+        *extra_args,
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="streamlit-server-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"streamlit exited with code {process.returncode} before it was "
+                        f"healthy.\n$ {' '.join(command)}\n{_read(log_path)}"
+                    )
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                        if reply.read().decode().strip() == "ok":
+                            break
+                except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"streamlit was not healthy after {timeout:.0f} s.\n"
+                        f"$ {' '.join(command)}\n{_read(log_path)}"
+                    )
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
+    """Launches Debian's Chromium, headless, with the flags this machine needs.
+
+    Args:
+        playwright: a started `playwright.sync_api.Playwright` (e.g. pytest-playwright's
+            `playwright` fixture).
+        **kwargs: more `BrowserType.launch` options; `args` are added to ours.
+
+    Returns:
+        A `playwright.sync_api.Browser`; close it when done.
+    """
+    if not os.path.exists(CHROMIUM):
+        raise FileNotFoundError(f"Chromium is not installed at {CHROMIUM}")
+    args = [*CHROMIUM_ARGS, *kwargs.pop("args", ())]
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args, **kwargs)
+
+
+def save_screenshot(page: Any, name: str) -> Path | None:
+    """Saves a full-page screenshot as `test-artifacts/<name>.png`; None if it fails."""
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:150] or "screenshot"
+    path = ARTIFACTS_DIR / f"{safe}.png"
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except Exception:  # the page may be closed or crashed; the test's own error matters more
+        return None
+    return path

@@ -1,0 +1,40 @@
+"""A tiny app around the mask painter, for the browser test.
+
+Keeps a 12 x 20 mask in `st.session_state` (or `?rows=..&cols=..`), paints it, and shows
+the stored mask's connected cells as JSON (up to 64 x 64) plus a `.npy` download of it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import streamlit as st
+
+from limconn.ui.painter import paint_mask
+
+st.set_page_config(page_title="limconn painter test")
+
+if "mask" not in st.session_state:
+    rows = int(st.query_params.get("rows", 12))
+    cols = int(st.query_params.get("cols", 20))
+    st.session_state.mask = np.zeros((rows, cols), dtype=bool)
+
+st.session_state.mask = paint_mask(st.session_state.mask, key="painter")
+mask = st.session_state.mask
+
+# The download sits before the JSON: once the JSON shows a stroke, the file has it too.
+buffer = io.BytesIO()
+np.save(buffer, mask, allow_pickle=False)
+st.download_button(
+    "Download mask (.npy)",
+    buffer.getvalue(),
+    file_name="mask.npy",
+    mime="application/octet-stream",
+    on_click="ignore",
+)
+if mask.size <= 4096:  # syntax-highlighting a longer list would stall the browser
+    st.code(json.dumps(np.argwhere(mask).tolist()), language="json")
+else:
+    st.write(f"{int(mask.sum())} connected cells")
