@@ -223,6 +223,17 @@ class Connectivity:
         """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
 
+    def resized(self, input_dim: int, units: int) -> Connectivity:
+        """A copy with other sizes: existing entries kept, new connections switched on."""
+        for name, value in (("input_dim", input_dim), ("units", units)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        return self.replace(
+            input_mask=_fit(self.input_mask, (input_dim, units)),
+            recurrent_mask=_fit(self.recurrent_mask, (units, units)),
+            output_mask=_fit(self.output_mask, (units,)),
+        )
+
     def kernel_mask(self) -> np.ndarray:
         """The input mask in the layout of Keras's `kernel`: `(input_dim, 4 * units)`."""
         return expand_gates(self.input_mask)
@@ -318,6 +329,15 @@ class Connectivity:
             arrays.get("output_mask"),
             metadata=metadata,
         )
+
+
+def _fit(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Crops or pads (with True) the trailing axes of `mask` to `shape`."""
+    fitted = np.ones((*mask.shape[: mask.ndim - len(shape)], *shape), bool)
+    trailing = mask.shape[-len(shape) :]
+    common = tuple(slice(0, min(a, b)) for a, b in zip(trailing, shape, strict=True))
+    fitted[(..., *common)] = mask[(..., *common)]
+    return fitted
 
 
 def _closure(start: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -36,6 +36,8 @@ class JobSnapshot:
         status: queued, running, done, stopped or failed.
         position: 1-based place in the waiting line while queued, else 0.
         history: finished epochs so far (as in `RunResult.history`).
+        curve: the loss after every batch and the validation loss after every epoch, as
+            rows `{"step": global step, "loss": ...}` / `{"step": ..., "val_loss": ...}`.
         latest: the latest `Progress` event, or `None`.
         error: the failure message, if failed.
         run_id: the stored run's id once saved, if the queue has a store.
@@ -44,6 +46,7 @@ class JobSnapshot:
     status: str
     position: int
     history: tuple[dict, ...]
+    curve: tuple[dict, ...]
     latest: Progress | None
     error: str
     run_id: str
@@ -66,6 +69,7 @@ class Job:
         self._finished = threading.Event()
         self._status = QUEUED
         self._history: list[dict] = []
+        self._curve: list[dict] = []
         self._latest: Progress | None = None
         self._error = ""
         self._run_id = ""
@@ -89,17 +93,23 @@ class Job:
                 status=self._status,
                 position=self._queue.position(self),
                 history=tuple(self._history),
+                curve=tuple(self._curve),
                 latest=self._latest,
                 error=self._error,
                 run_id=self._run_id,
             )
 
     def _on_progress(self, event: Progress) -> None:
+        step = (event.epoch - 1) * event.steps_per_epoch + event.step
         with self._lock:
             self._latest = event
-            if event.kind == "epoch":
+            if event.kind == "batch":
+                self._curve.append({"step": step, "loss": event.logs.get("loss")})
+            else:
                 self._history.append({"epoch": event.epoch, **event.logs,
                                       "seconds": event.elapsed})
+                if "val_loss" in event.logs:
+                    self._curve.append({"step": step, "val_loss": event.logs["val_loss"]})
 
     def _set(self, status: str, error: str = "", run_id: str = "") -> None:
         with self._lock:

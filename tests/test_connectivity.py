@@ -122,3 +122,14 @@ def test_design_files_with_wrong_contents_are_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", input_mask=np.full((2, 2), 3))
     with pytest.raises(ValueError, match="only 0 and 1"):
         Connectivity.load(tmp_path / "bad.npz")
+
+
+def test_resizing_keeps_existing_entries_and_switches_new_ones_on():
+    design = Connectivity(np.zeros((4, 2, 3)), np.zeros((3, 3)), np.array([1, 0, 1]))
+    bigger = design.resized(3, 5)
+    assert bigger.input_mask.shape == (4, 3, 5) and bigger.recurrent_mask.shape == (5, 5)
+    assert not bigger.input_mask[:, :2, :3].any() and bigger.input_mask[:, 2:, :].all()
+    assert bigger.output_mask.tolist() == [True, False, True, True, True]
+    assert bigger.resized(2, 3) == design
+    with pytest.raises(ValueError, match="units=0"):
+        design.resized(2, 0)

@@ -1,0 +1,73 @@
+"""The app's state in one place: kept designs, the current one, this visitor's workspace.
+
+Designs live in `st.session_state` under keys of their own (not widget keys), so they
+survive page switches; the painter is seeded from them on every run.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from limconn import presets
+from limconn.connectivity import Connectivity
+
+DESIGNS = "limconn.designs"
+CURRENT = "limconn.current_design"
+JOBS = "limconn.jobs"
+DEFAULT_INPUTS, DEFAULT_UNITS = 2, 16
+
+
+def designs() -> dict[str, Connectivity]:
+    """Kept designs by name, in the order they were made; starts with one random design."""
+    if DESIGNS not in st.session_state:
+        first = presets.random(DEFAULT_INPUTS, DEFAULT_UNITS, density=0.5, seed=0)
+        st.session_state[DESIGNS] = {"design 1": first}
+        st.session_state[CURRENT] = "design 1"
+    return st.session_state[DESIGNS]
+
+
+def current_name() -> str:
+    kept = designs()
+    if st.session_state.get(CURRENT) not in kept:
+        st.session_state[CURRENT] = next(iter(kept))
+    return st.session_state[CURRENT]
+
+
+def current() -> Connectivity:
+    return designs()[current_name()]
+
+
+def put(name: str, design: Connectivity) -> None:
+    """Stores `design` under `name` (its metadata name follows) and makes it current."""
+    designs()[name] = design.replace(metadata={**design.metadata, "name": name})
+    st.session_state[CURRENT] = name
+
+
+def remove(name: str) -> None:
+    kept = designs()
+    if len(kept) > 1:
+        kept.pop(name, None)
+
+
+def new_name(prefix: str = "design") -> str:
+    kept = designs()
+    number = len(kept) + 1
+    while f"{prefix} {number}" in kept:
+        number += 1
+    return f"{prefix} {number}"
+
+
+def workspace() -> str:
+    """This visitor's workspace id, kept in the URL so a reload finds the same runs."""
+    workspace_id = st.query_params.get("workspace", "")
+    if not (workspace_id.isalnum() and 0 < len(workspace_id) <= 32):
+        workspace_id = uuid.uuid4().hex[:12]
+        st.query_params["workspace"] = workspace_id
+    return workspace_id
+
+
+def jobs() -> list:
+    """The training jobs this session submitted, newest last."""
+    return st.session_state.setdefault(JOBS, [])
