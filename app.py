@@ -5,12 +5,15 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="limconn", page_icon="🧶", layout="wide")
+from limconn.ui import state
+
+st.set_page_config(page_title="limconn", page_icon=":material/hub:", layout="wide")
+state.workspace()
 navigation = st.navigation(
     [
-        st.Page("pages/design.py", title="Design", icon="🎨", default=True),
-        st.Page("pages/train.py", title="Train", icon="🏋️"),
-        st.Page("pages/compare.py", title="Compare", icon="📊"),
+        st.Page("app_pages/design.py", title="Design", icon=":material/brush:", default=True),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     ]
 )
 navigation.run()

@@ -16,6 +16,7 @@ from limconn.connectivity import Connectivity
 DESIGNS = "limconn.designs"
 CURRENT = "limconn.current_design"
 JOBS = "limconn.jobs"
+WORKSPACE = "limconn.workspace"
 DEFAULT_INPUTS, DEFAULT_UNITS = 2, 16
 
 
@@ -60,10 +61,14 @@ def new_name(prefix: str = "design") -> str:
 
 
 def workspace() -> str:
-    """This visitor's workspace id, kept in the URL so a reload finds the same runs."""
-    workspace_id = st.query_params.get("workspace", "")
-    if not (workspace_id.isalnum() and 0 < len(workspace_id) <= 32):
-        workspace_id = uuid.uuid4().hex[:12]
+    """This visitor's workspace id: kept in the session and in the URL (`?workspace=`), so
+    page switches and reloads find the same runs."""
+    from_url = st.query_params.get("workspace", "")
+    if not (from_url.isalnum() and 0 < len(from_url) <= 32):
+        from_url = ""
+    workspace_id = st.session_state.get(WORKSPACE) or from_url or uuid.uuid4().hex[:12]
+    st.session_state[WORKSPACE] = workspace_id
+    if from_url != workspace_id:
         st.query_params["workspace"] = workspace_id
     return workspace_id
 

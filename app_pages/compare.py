@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from limconn.jobs import TERMINAL
 from limconn.plots import loss_curves, weight_heatmaps, weight_histograms
 from limconn.ui import state
 from limconn.ui.resources import run_store
@@ -12,6 +13,9 @@ st.title("Compare")
 store = run_store()
 everyone = st.toggle("Show runs of every workspace", key="compare.everyone",
                      help="Off: only the runs trained from this browser session's workspace.")
+training = [job for job in state.jobs() if job.status not in TERMINAL]
+if training:
+    st.info(f"{len(training)} run(s) still training or queued; they appear here when they end.")
 runs = store.list(None if everyone else state.workspace())
 for folder, problem in store.problems:
     st.warning(f"Skipped a broken run folder {folder.name}: {problem}")
@@ -29,7 +33,9 @@ for label in chosen:
     try:
         loaded[label] = store.load(info.id, info.workspace)
     except ValueError as error:
-        st.warning(f"Could not read {label}: {error}")
+        st.warning(f"Skipped the broken run {label}: {error}")
+if not loaded:
+    st.stop()
 
 axis_column, log_column = st.columns(2)
 x_axis = axis_column.radio("x axis", ("epoch", "seconds"), horizontal=True, key="compare.x")

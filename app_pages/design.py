@@ -128,8 +128,9 @@ density_column, recurrent_column, params_column, fan_column = st.columns(4)
 density_column.metric("Input density", f"{stats.input_density:.0%}")
 recurrent_column.metric("Recurrent density", f"{stats.recurrent_density:.0%}")
 params_column.metric(
-    "Effective parameters", f"{stats.effective_parameters:,}",
-    f"{stats.parameter_ratio:.0%} of dense {stats.dense_parameters:,}", delta_color="off",
+    "Effective parameters", f"{stats.effective_parameters:,} ({stats.parameter_ratio:.0%})",
+    help=f"Trainable LSTM weights the masks leave, of {stats.dense_parameters:,} in the dense "
+    "LSTM of the same size (biases included).",
 )
 fan_column.metric("Mean fan-in", f"{stats.fan_in.mean():.1f}")
 for problem, units_list in (
