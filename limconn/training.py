@@ -147,7 +147,9 @@ class RunResult:
         connectivity: the design trained.
         dataset_name, dataset_description, kind: what it trained on.
         status: `"done"` or `"stopped"` (by the stop event or the time limit).
-        history: one dict per finished epoch: `epoch`, `loss`, `val_loss`, metrics, `seconds`.
+        history: one dict per epoch: `epoch`, `loss`, `val_loss`, metrics, and `seconds`
+            since training began. A stopped run's last row covers the part of its epoch
+            that ran (Keras ends the epoch, validation included, when training stops).
         wall_time: seconds spent in `fit`.
         weights: the LSTM's trained weights per gate: `kernel` `(4, input_dim, units)`,
             `recurrent_kernel` `(4, units, units)`, `bias` `(4, units)`.

@@ -1,0 +1,551 @@
+"""The command line: `python -m limconn COMMAND ...`, for scripts and batch runs.
+
+Commands:
+
+* `presets`, `tasks`, `strategies`: what is registered, with parameters (type, default, help).
+* `mask PRESET --inputs D --units U [--PARAM VALUE ...] --out design.npz [--npy-dir DIR]`:
+  builds a design from a preset; each preset's parameters are its own options
+  (`python -m limconn mask random --help`).
+* `train (--design FILE | --input-mask FILE ...) (--task NAME | --data FILE) ... [--out DIR]`:
+  trains with a progress bar and writes the run folder of `limconn.runs` at `--out`, or into
+  the run store. Ctrl-C stops after the current batch and still saves the partial run.
+* `runs list | export | delete`: the run store (`$LIMCONN_HOME/runs`).
+
+Example:
+
+```
+python -m limconn mask random --inputs 2 --units 32 --density 0.5 --seed 1 --out design.npz
+python -m limconn train --design design.npz --task adding --epochs 5 --out runs/first
+```
+
+Any refusal (a bad value, a missing or unsafe file, an unknown name) is one line on stderr,
+`limconn: error: ...`, with exit status 1 (2 for malformed command lines, 130 after Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from limconn import data, presets, runs
+from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
+from limconn.presets import PRESETS
+from limconn.registry import Registry
+from limconn.strategies import STRATEGIES
+from limconn.training import OPTIMIZERS, Progress, RunResult, TrainConfig, train
+
+PROG = "python -m limconn"
+_DEFAULTS = TrainConfig()
+_PRESET_PARAM = "preset_param_"
+"""Prefix of the argparse destinations of preset parameters, apart from the fixed options."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose usage errors are one line on stderr."""
+
+    def error(self, message):
+        self.exit(2, f"limconn: error: {message} (see: {self.prog} --help)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one command; returns the exit status.
+
+    Args:
+        argv: the arguments after the program name; `sys.argv[1:]` when `None`.
+    """
+    args, extras = build_parser().parse_known_args(argv)
+    if extras:
+        args.parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    try:
+        return args.command(args)
+    except (ValueError, OSError) as error:
+        print(f"limconn: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("limconn: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command, preset options generated from `PRESETS`."""
+    parser = _Parser(prog=PROG, description="Exact limited connectivity for Keras LSTMs.")
+    commands = parser.add_subparsers(metavar="COMMAND", required=True)
+    for registry, what in ((PRESETS, "presets"), (data.TASKS, "tasks"), (STRATEGIES, "strategies")):
+        listing = commands.add_parser(what, help=f"list the {what} and their parameters")
+        listing.set_defaults(command=_list_registry, parser=listing, registry=registry)
+    _add_mask_parser(commands)
+    _add_train_parser(commands)
+    _add_runs_parser(commands)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# presets, tasks, strategies
+# --------------------------------------------------------------------------------------------
+
+
+def _list_registry(args) -> int:
+    """Prints each entry's name and summary, then its parameters: name, type, default, help."""
+    for entry in args.registry.entries():
+        print(f"{entry.name}: {entry.summary}")
+        rows = [(p.name, p.kind.__name__, repr(p.default), p.help) for p in entry.parameters]
+        widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+        for name, kind, default, text in rows:
+            print(f"    {name:<{widths[0]}}  {kind:<{widths[1]}}  {default:<{widths[2]}}  {text}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# mask
+# --------------------------------------------------------------------------------------------
+
+
+def _add_mask_parser(commands) -> None:
+    mask = commands.add_parser(
+        "mask",
+        help="build a design from a preset and save it",
+        description="Builds a design from a preset; see `mask PRESET --help` for its options.",
+    )
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--inputs", type=int, required=True, metavar="D", help="input features (mask rows)"
+    )
+    common.add_argument("--units", type=int, required=True, metavar="U", help="LSTM units")
+    common.add_argument("--out", required=True, metavar="FILE", help="the design .npz to write")
+    common.add_argument(
+        "--npy-dir", metavar="DIR",
+        help="also write input_mask.npy, recurrent_mask.npy and output_mask.npy here",
+    )
+    chosen = mask.add_subparsers(dest="preset", metavar="PRESET", required=True)
+    for entry in PRESETS.entries():
+        preset = chosen.add_parser(
+            entry.name,
+            parents=[common],
+            help=entry.summary,
+            description=f"{entry.summary} {entry.description}",
+        )
+        for parameter in entry.parameters:
+            flags = {f"--{parameter.name.replace('_', '-')}", f"--{parameter.name}"}
+            preset.add_argument(
+                *sorted(flags),
+                dest=_PRESET_PARAM + parameter.name,
+                default=argparse.SUPPRESS,
+                metavar=parameter.kind.__name__.upper(),
+                help=f"{parameter.help} (default: {parameter.default!r})",
+            )
+        preset.set_defaults(command=_make_mask, parser=preset)
+
+
+def _make_mask(args) -> int:
+    params = {
+        key.removeprefix(_PRESET_PARAM): value
+        for key, value in vars(args).items()
+        if key.startswith(_PRESET_PARAM)
+    }
+    design = presets.get(args.preset, args.inputs, args.units, **params)
+    Path(args.out).write_bytes(design.to_npz_bytes())
+    written = [args.out]
+    if args.npy_dir:
+        folder = Path(args.npy_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for field, name in runs.MASK_FILES.items():
+            save_mask_npy(folder / name, getattr(design, field))
+            written.append(str(folder / name))
+    stats = design.stats()
+    print(
+        f"{design.name}: {design.input_dim} inputs x {design.units} units, input density "
+        f"{stats.input_density:.2f}, recurrent density {stats.recurrent_density:.2f}, "
+        f"{stats.effective_parameters} of {stats.dense_parameters} LSTM parameters. "
+        f"Wrote {', '.join(written)}."
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------------
+
+
+def _add_train_parser(commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a design and save the run",
+        description="Trains a design on a synthetic task or a data file and saves the run "
+        "folder (run.json, history.csv, masks.npz, weights.npz, model.keras). Ctrl-C stops "
+        "after the current batch and saves the partial run.",
+    )
+    design = parser.add_argument_group("design (one of)")
+    source = design.add_mutually_exclusive_group(required=True)
+    source.add_argument("--design", metavar="FILE", help="a design .npz (from `mask`, the app)")
+    source.add_argument("--input-mask", metavar="FILE", help="an input mask .npy (D, U)")
+    design.add_argument(
+        "--recurrent-mask", metavar="FILE", help="with --input-mask: a recurrent mask .npy (U, U)"
+    )
+    design.add_argument(
+        "--output-mask", metavar="FILE", help="with --input-mask: an output mask .npy (U,)"
+    )
+
+    model = parser.add_argument_group("model and training")
+    model.add_argument(
+        "--strategy", default=_DEFAULTS.strategy, choices=STRATEGIES.names(), metavar="NAME",
+        help=f"how the design is enforced: {', '.join(STRATEGIES.names())} "
+        "(default: %(default)s)",
+    )
+    model.add_argument(
+        "--strategy-param", action="append", default=[], metavar="KEY=VALUE",
+        help="a parameter of the strategy (repeatable; see `strategies`)",
+    )
+    model.add_argument(
+        "--epochs", type=int, default=_DEFAULTS.epochs, metavar="N", help="(default: %(default)s)"
+    )
+    model.add_argument(
+        "--batch-size", type=int, default=_DEFAULTS.batch_size, metavar="N",
+        help="(default: %(default)s)",
+    )
+    model.add_argument(
+        "--learning-rate", type=float, default=_DEFAULTS.learning_rate, metavar="LR",
+        help="(default: %(default)s)",
+    )
+    model.add_argument(
+        "--optimizer", default=_DEFAULTS.optimizer, choices=OPTIMIZERS,
+        help="(default: %(default)s)",
+    )
+    model.add_argument(
+        "--seed", type=int, default=_DEFAULTS.seed, metavar="S",
+        help="seeds initial weights, shuffling and random strategies (default: %(default)s)",
+    )
+    model.add_argument(
+        "--validation-split", type=float, default=_DEFAULTS.validation_split, metavar="F",
+        help="share of the data held out for validation; a CSV is split in time order "
+        "(default: %(default)s)",
+    )
+
+    dataset = parser.add_argument_group("data (one of)")
+    chosen = dataset.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--task", metavar="NAME", help="a synthetic task (see `tasks`)")
+    chosen.add_argument(
+        "--data", metavar="FILE", help="a .csv time series, an .npz with X and y, or X as .npy"
+    )
+    dataset.add_argument(
+        "--task-param", action="append", default=[], metavar="KEY=VALUE",
+        help="a parameter of the task (repeatable; see `tasks`)",
+    )
+    dataset.add_argument("--targets", metavar="FILE", help="with --data X.npy: y as .npy")
+    dataset.add_argument(
+        "--target", action="extend", nargs="+", default=[], metavar="COLUMN",
+        help="CSV: the column(s) to predict",
+    )
+    dataset.add_argument(
+        "--features", action="extend", nargs="+", default=[], metavar="COLUMN",
+        help="CSV: the input columns (default: every numeric column except the targets)",
+    )
+    dataset.add_argument("--window", type=int, metavar="N", help="CSV: rows per sequence")
+    dataset.add_argument(
+        "--horizon", type=int, default=1, metavar="N",
+        help="CSV: rows after a window's last row to predict (default: %(default)s)",
+    )
+    dataset.add_argument(
+        "--missing", choices=data.MISSING_POLICIES, default="error",
+        help="CSV: what to do with empty or NaN cells (default: %(default)s)",
+    )
+    dataset.add_argument(
+        "--kind", choices=data.KINDS,
+        help="regression or classification (default: regression for a CSV, inferred from "
+        "y for arrays)",
+    )
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out", metavar="DIR", help="the run folder to create (default: a new run in the store)"
+    )
+    output.add_argument(
+        "--workspace", default="default", metavar="W",
+        help="the store's workspace to save into; with --out, recorded in run.json "
+        "(default: %(default)s)",
+    )
+    output.add_argument(
+        "--name", default="", help="the run's name (default: design, strategy, dataset)"
+    )
+    parser.set_defaults(command=_train, parser=parser)
+
+
+def _train(args) -> int:
+    runs.check_name(args.workspace, "--workspace")
+    if args.out is not None and Path(args.out).exists():
+        raise ValueError(f"--out {args.out} already exists; choose a new run folder.")
+    design = _load_design(args)
+    dataset = _load_dataset(args)
+    config = TrainConfig(
+        strategy=args.strategy,
+        strategy_options=_keywords(STRATEGIES, args.strategy, args.strategy_param),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        optimizer=args.optimizer,
+        seed=args.seed,
+        validation_split=args.validation_split,
+        name=args.name,
+    )
+    print(f"Training {design.name or 'the design'} ({config.strategy}) on {dataset.description}")
+    result, interrupted = _train_in_thread(config, design, dataset)
+    if args.out is None:
+        folder = runs.RunStore().save(result, args.workspace).path
+    else:
+        folder = runs.write_run_folder(
+            result,
+            args.out,
+            run_id=runs.new_run_id(),
+            name=runs.default_name(result),
+            workspace=args.workspace,
+        )
+    best = "best_val_loss" if "best_val_loss" in result.metrics else "best_loss"
+    print(
+        f"Run {result.status}{f' ({result.stop_reason})' if result.stop_reason else ''} after "
+        f"{len(result.history)} epoch(s), {best.replace('_', ' ')} "
+        f"{_number(result.metrics.get(best))}, max masked weight "
+        f"{_number(result.max_masked_weight)}. Saved to {folder}"
+    )
+    return 130 if interrupted else 0
+
+
+def _load_design(args) -> Connectivity:
+    if args.design is not None:
+        if args.recurrent_mask or args.output_mask:
+            raise ValueError(
+                "--recurrent-mask and --output-mask go with --input-mask, not with --design."
+            )
+        return Connectivity.load(args.design)
+    return Connectivity(
+        load_mask_npy(args.input_mask, "input_mask"),
+        _optional_mask(args.recurrent_mask, "recurrent_mask", (2, 3)),
+        _optional_mask(args.output_mask, "output_mask", (1,)),
+        metadata={"name": Path(args.input_mask).stem},
+    )
+
+
+def _optional_mask(path: str | None, name: str, ndims: tuple[int, ...]):
+    return None if path is None else load_mask_npy(path, name, ndims)
+
+
+def _load_dataset(args) -> data.Dataset:
+    if args.task is not None:
+        return data.make_task(args.task, **_keywords(data.TASKS, args.task, args.task_param))
+    suffix = Path(args.data).suffix.lower()
+    if args.targets is not None and suffix != ".npy":
+        raise ValueError(f"--targets goes with --data X.npy. Received: --data {args.data}")
+    if suffix == ".npy":
+        if args.targets is None:
+            raise ValueError(
+                f"--data {args.data} holds the sequences X only; give the targets y with "
+                "--targets y.npy."
+            )
+        return data.load_npy(args.data, args.targets, kind=args.kind)
+    if suffix == ".csv":
+        return _load_csv(args)
+    return data.load_upload(args.data, kind=args.kind)
+
+
+def _load_csv(args) -> data.Dataset:
+    if not args.target or args.window is None:
+        raise ValueError(
+            f"A CSV needs --target COLUMN and --window N. Received: --target {args.target}, "
+            f"--window {args.window}. Columns of {args.data}: {data.csv_columns(args.data)}"
+        )
+    features = args.features or _numeric_columns(args.data, args.target)
+    print(f"Features: {', '.join(features)}; targets: {', '.join(args.target)}")
+    return data.load_csv(
+        args.data,
+        feature_columns=features,
+        target_columns=args.target,
+        window=args.window,
+        horizon=args.horizon,
+        validation_split=args.validation_split,
+        missing=args.missing,
+        kind=args.kind or "regression",
+    )
+
+
+def _numeric_columns(path: str, targets: list[str]) -> list[str]:
+    """Every numeric column except the targets; the targets themselves if that leaves none
+    (forecasting a series from its own past)."""
+    data.csv_columns(path)  # refuses empty, oversized or non-comma files with a clear message
+    frame = pd.read_csv(path, skipinitialspace=True, low_memory=False)
+    numeric = [
+        str(column)
+        for column in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[column]) and column not in targets
+    ]
+    return numeric or list(targets)
+
+
+def _keywords(registry: Registry, name: str, pairs: list[str]) -> dict:
+    """`KEY=VALUE` pairs, converted to the types of the parameters of `registry`'s `name`.
+
+    Raises:
+        ValueError: for a pair without `=`, a key that is not a parameter, or a bad value.
+    """
+    parameters = {parameter.name: parameter for parameter in registry.get(name).parameters}
+    values = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or key.strip() not in parameters:
+            raise ValueError(
+                f"Expected KEY=VALUE with KEY a parameter of {registry.what} {name!r} "
+                f"({', '.join(parameters) or 'none'}). Received: {pair!r}"
+            )
+        values[key.strip()] = parameters[key.strip()].coerce(value.strip())
+    return values
+
+
+class _ProgressBar:
+    """A tqdm bar over every batch of a run, fed by `Progress` events from the training thread."""
+
+    def __init__(self):
+        self.bar: tqdm | None = None
+        self.postfix: dict[str, str] = {}
+
+    def __call__(self, event: Progress) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=event.epochs * event.steps_per_epoch, unit="batch")
+        self.bar.set_description(f"epoch {event.epoch}/{event.epochs}", refresh=False)
+        for key in ("loss", "val_loss"):
+            if key in event.logs:
+                self.postfix[key] = f"{event.logs[key]:.4g}"
+        self.bar.set_postfix(self.postfix, refresh=False)
+        self.bar.update(round(event.fraction * self.bar.total) - self.bar.n)
+        if event.kind == "epoch":
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _train_in_thread(
+    config: TrainConfig, design: Connectivity, dataset: data.Dataset
+) -> tuple[RunResult, bool]:
+    """Runs `train` in a worker thread, so that Ctrl-C (which Python delivers to the main
+    thread) can set the stop event; training then ends after the current batch and returns
+    the partial run. A second Ctrl-C abandons the run.
+
+    The main thread waits on a queue rather than on `Thread.join`: a join interrupted by
+    Ctrl-C can leave `is_alive()` False while the thread still runs (seen on CPython 3.11).
+
+    Returns:
+        The result, and whether Ctrl-C stopped it.
+    """
+    stop = threading.Event()
+    bar = _ProgressBar()
+    outcome: queue.Queue = queue.Queue()
+
+    def work():
+        try:
+            outcome.put((train(config, design, dataset, on_progress=bar, stop_event=stop), None))
+        except Exception as error:  # re-raised in the main thread below
+            outcome.put((None, error))
+
+    threading.Thread(target=work, name="limconn-train", daemon=True).start()
+    try:
+        while True:
+            try:
+                result, error = outcome.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                if stop.is_set():
+                    raise
+                stop.set()
+                tqdm.write(
+                    "Stopping after this batch; the partial run will be saved "
+                    "(Ctrl-C again to abandon it).",
+                    file=sys.stderr,
+                )
+            else:
+                break
+    finally:
+        bar.close()
+    if error is not None:
+        raise error
+    return result, stop.is_set()
+
+
+# --------------------------------------------------------------------------------------------
+# runs
+# --------------------------------------------------------------------------------------------
+
+
+def _add_runs_parser(commands) -> None:
+    parser = commands.add_parser("runs", help="list, export or delete saved runs")
+    actions = parser.add_subparsers(metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="list the runs, newest first")
+    listing.add_argument("--workspace", help="only this workspace (default: all)")
+    listing.set_defaults(command=_list_runs, parser=listing)
+    export = actions.add_parser("export", help="write a run as a .zip")
+    export.add_argument("run_id", metavar="RUN_ID")
+    export.add_argument("--out", required=True, help="the .zip file to write")
+    export.add_argument("--workspace", default="default")
+    export.set_defaults(command=_export_run, parser=export)
+    delete = actions.add_parser("delete", help="delete a run")
+    delete.add_argument("run_id", metavar="RUN_ID")
+    delete.add_argument("--workspace", default="default")
+    delete.set_defaults(command=_delete_run, parser=delete)
+
+
+def _list_runs(args) -> int:
+    store = runs.RunStore()
+    infos = store.list(args.workspace)
+    for path, message in store.problems:
+        print(f"limconn: skipped {path}: {message}", file=sys.stderr)
+    if not infos:
+        where = f" (workspace {args.workspace})" if args.workspace else ""
+        print(f"No runs in {store.root}{where}.")
+        return 0
+    table = pd.DataFrame(
+        {
+            "id": info.id,
+            "workspace": info.workspace,
+            "name": info.name,
+            "status": info.status,
+            "strategy": info.strategy,
+            "dataset": info.dataset,
+            "best val loss": _number(info.best_val_loss),
+            "epochs": info.epochs,
+            "created": info.created,
+        }
+        for info in infos
+    )
+    print(table.to_string(index=False))
+    return 0
+
+
+def _export_run(args) -> int:
+    Path(args.out).write_bytes(runs.RunStore().export_zip(args.run_id, args.workspace))
+    print(f"Wrote {args.out}")
+    return 0
+
+
+def _delete_run(args) -> int:
+    runs.RunStore().delete(args.run_id, args.workspace)
+    print(f"Deleted run {args.run_id} from workspace {args.workspace}.")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror}: {error.filename}"
+    return " ".join(str(error).split())

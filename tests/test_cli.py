@@ -1,0 +1,162 @@
+"""`python -m limconn` end to end, each command in a real subprocess (each imports TF: ~5 s)."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from limconn import Connectivity, load_mask_npy, presets, runs
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN_ON_ADDING = [
+    "--task", "adding", "--task-param", "num_samples=200", "--task-param", "timesteps=10",
+]
+# What TensorFlow's C++ code prints to stderr while it is imported, before limconn runs.
+_TF_NATIVE_LOG = re.compile(r"WARNING: All log messages before absl|[IWEF]\d{4} |To enable the ")
+
+
+def _start(*args: str, home: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "limconn", *map(str, args)],
+        cwd=REPO,
+        env={**os.environ, "LIMCONN_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _cli(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    process = _start(*args, home=home)
+    stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _limconn_stderr(stderr: str) -> list[str]:
+    """stderr's lines without TensorFlow's import-time log lines."""
+    return [line for line in stderr.splitlines() if not _TF_NATIVE_LOG.match(line)]
+
+
+def test_mask_then_train_writes_a_run_folder_that_limconn_runs_reads(tmp_path):
+    design_path, npy_dir, run_dir = tmp_path / "design.npz", tmp_path / "npy", tmp_path / "RUN"
+    made = _cli(
+        "mask", "random", "--inputs", 2, "--units", 8, "--density", 0.5, "--seed", 1,
+        "--out", design_path, "--npy-dir", npy_dir, home=tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    design = Connectivity.load(design_path)
+    assert design == presets.random(2, 8, density=0.5, seed=1)
+    for field, name in runs.MASK_FILES.items():
+        ndims = (1,) if field == "output_mask" else (2, 3)
+        np.testing.assert_array_equal(
+            load_mask_npy(npy_dir / name, field, ndims), getattr(design, field)
+        )
+
+    trained = _cli(
+        "train", "--design", design_path, "--strategy", "kernel", *TRAIN_ON_ADDING,
+        "--epochs", 2, "--seed", 0, "--out", run_dir, home=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "Saved to" in trained.stdout and "batch" in trained.stderr  # the tqdm bar
+    run = runs.read_run_folder(run_dir)
+    assert run.info.status == "done"
+    assert len(run.history) == 2
+    assert run.connectivity == design
+    assert run.info.max_masked_weight == 0.0
+    assert run.config.epochs == 2 and run.config.strategy == "kernel"
+
+    # The same folder, placed in the store, is listed and exported by `runs`.
+    run_id = run.record["id"]
+    shutil.copytree(run_dir, tmp_path / "runs" / "default" / run_id)
+    listed = _cli("runs", "list", home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert run_id in listed.stdout and "random, kernel, adding" in listed.stdout
+    zip_path = tmp_path / "run.zip"
+    exported = _cli("runs", "export", run_id, "--out", zip_path, home=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    names = zipfile.ZipFile(zip_path).namelist()
+    assert f"{run_id}/model.keras" in names and f"{run_id}/input_mask.npy" in names
+
+
+def test_ctrl_c_stops_training_and_saves_the_partial_run(tmp_path):
+    design_path, run_dir = tmp_path / "design.npz", tmp_path / "RUN"
+    presets.random(2, 8, density=0.5, seed=1).save(design_path)
+    process = _start(
+        "train", "--design", design_path, *TRAIN_ON_ADDING, "--epochs", 500,
+        "--out", run_dir, home=tmp_path,
+    )
+    seen = ""
+    while "val_loss" not in seen:  # the bar shows val_loss once an epoch has finished
+        chunk = process.stderr.read(1)
+        if not chunk:
+            break
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, seen + stderr
+    assert "Traceback" not in stderr
+    record = json.loads((run_dir / runs.RUN_FILE).read_text())
+    assert (record["status"], record["stop_reason"]) == ("stopped", "stopped by request")
+    history = runs.read_run_folder(run_dir).history
+    assert 1 <= len(history) == record["metrics"]["epochs_run"] < 500
+
+
+BAD_INPUTS = {
+    "unknown preset": (["mask", "nosuch", "--inputs", "2", "--units", "4"], "invalid choice"),
+    "density out of range": (["mask", "random", "--inputs", "2", "--units", "4",
+                              "--density", "1.5"], "density=1.5"),
+    "missing file": (["train", "--design", "{tmp}/missing.npz", "--task", "adding"],
+                     "No such file"),
+    "design does not fit the data": (["train", "--design", "{tmp}/design.npz", "--data",
+                                      "{tmp}/three_features.npz"], "2 inputs but the data has 3"),
+    "pickled npy": (["train", "--input-mask", "{tmp}/pickled.npy", "--task", "adding"],
+                    "pickled"),
+}
+
+
+@pytest.fixture(scope="module")
+def cli_outcomes(tmp_path_factory):
+    """Runs `presets` and every bad input at once (each process spends seconds importing TF)."""
+    tmp = tmp_path_factory.mktemp("cli")
+    presets.random(2, 8, seed=0).save(tmp / "design.npz")
+    np.savez(tmp / "three_features.npz", X=np.zeros((20, 5, 3), "float32"), y=np.zeros(20))
+    np.save(tmp / "pickled.npy", np.array([{"mask": 1}], dtype=object), allow_pickle=True)
+    commands = {name: [a.format(tmp=tmp) for a in argv] for name, (argv, _) in BAD_INPUTS.items()}
+    for name, argv in commands.items():
+        if argv[0] == "mask":
+            argv += ["--out", str(tmp / f"{name}.npz")]
+    commands["presets"] = ["presets"]
+    started = {name: _start(*argv, home=tmp) for name, argv in commands.items()}
+    outcomes = {
+        name: (process, *process.communicate(timeout=300)) for name, process in started.items()
+    }
+    return tmp, outcomes
+
+
+def test_presets_lists_every_preset_and_its_parameters(cli_outcomes):
+    _, outcomes = cli_outcomes
+    process, stdout, stderr = outcomes["presets"]
+    assert process.returncode == 0, stderr
+    for entry in presets.PRESETS.entries():
+        assert f"{entry.name}: {entry.summary}" in stdout
+        for parameter in entry.parameters:
+            assert re.search(rf"^ +{parameter.name} +{parameter.kind.__name__} ", stdout, re.M)
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_is_one_error_line_without_traceback(cli_outcomes, case):
+    tmp, outcomes = cli_outcomes
+    process, stdout, stderr = outcomes[case]
+    assert process.returncode != 0
+    [line] = _limconn_stderr(stderr)
+    assert line.startswith("limconn: error: ") and BAD_INPUTS[case][1] in line, stderr
+    assert "Traceback" not in stderr
+    assert not list(tmp.glob(f"{case}.npz"))
