@@ -39,10 +39,20 @@ st.caption("Rows are sources, columns are targets. Click toggles a cell; drag pa
 
 kept = state.designs()
 names = list(kept)
-picker, create, duplicate, delete = st.columns([4, 1, 1, 1], vertical_alignment="bottom")
+picker, renamer, create, duplicate, delete = st.columns(
+    [3, 2, 1, 1, 1], vertical_alignment="bottom"
+)
 name = picker.selectbox("Design", names, index=names.index(state.current_name()))
 st.session_state[state.CURRENT] = name
 design = kept[name]
+new_name = renamer.text_input("Name", value=name, key=f"design.rename.{name}")
+if new_name != name:
+    try:
+        state.rename(name, new_name)
+    except ValueError as error:
+        st.error(str(error))
+    else:
+        st.rerun()
 if create.button("New", help="A new dense design of the same size"):
     state.put(state.new_name(), Connectivity.dense(design.input_dim, design.units))
     st.rerun()
@@ -54,7 +64,7 @@ if delete.button("Delete", disabled=len(kept) == 1):
     st.rerun()
 
 inputs_column, units_column, gate_column = st.columns([1, 1, 2])
-data_inputs = st.session_state.get("limconn.data_inputs")
+data_inputs = st.session_state.get(state.DATA_INPUTS)
 input_dim = inputs_column.number_input(
     "Inputs", 1, MAX_SIZE, value=design.input_dim,
     help="Input features. The Train page sets this from the chosen data.",
@@ -64,7 +74,12 @@ if (input_dim, units) != (design.input_dim, design.units):
     design = design.resized(int(input_dim), int(units))
     state.put(name, design)
 if data_inputs and data_inputs != design.input_dim:
-    st.info(f"The chosen data has {data_inputs} features; this design has {design.input_dim}.")
+    note, action = st.columns([4, 1], vertical_alignment="center")
+    note.info(f"The data chosen on Train has {data_inputs} features; this design has "
+              f"{design.input_dim} inputs.")
+    if action.button(f"Use {data_inputs} inputs"):
+        state.put(name, design.resized(data_inputs, design.units))
+        st.rerun()
 gate = gate_column.segmented_control(
     "Gate", GATE_CHOICES, default="all gates", key="design.gate",
     help="Paint one gate's mask (i, f, c, o) or all four at once.",

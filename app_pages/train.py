@@ -123,7 +123,7 @@ with data_box:
     st.subheader("Data")
     dataset = choose_data(validation_split)
     if dataset is not None:
-        st.session_state["limconn.data_inputs"] = dataset.input_dim
+        st.session_state[state.DATA_INPUTS] = dataset.input_dim
         st.caption(f"{dataset.description} · {dataset.num_samples} sequences × "
                    f"{dataset.timesteps} steps × {dataset.input_dim} features · {dataset.kind}")
         with st.expander("Preview"):

@@ -17,6 +17,7 @@ DESIGNS = "limconn.designs"
 CURRENT = "limconn.current_design"
 JOBS = "limconn.jobs"
 WORKSPACE = "limconn.workspace"
+DATA_INPUTS = "limconn.data_inputs"
 DEFAULT_INPUTS, DEFAULT_UNITS = 2, 16
 
 
@@ -44,6 +45,25 @@ def put(name: str, design: Connectivity) -> None:
     """Stores `design` under `name` (its metadata name follows) and makes it current."""
     designs()[name] = design.replace(metadata={**design.metadata, "name": name})
     st.session_state[CURRENT] = name
+
+
+def rename(old: str, new: str) -> None:
+    """Renames a kept design in place, keeping the order of the others.
+
+    Raises:
+        ValueError: if `new` is empty or already taken.
+    """
+    new = new.strip()
+    kept = designs()
+    if not new or (new in kept and new != old):
+        raise ValueError(f"Choose a name that is not empty and not taken. Received: {new!r}")
+    st.session_state[DESIGNS] = {
+        (new if name == old else name): (
+            design.replace(metadata={**design.metadata, "name": new}) if name == old else design
+        )
+        for name, design in kept.items()
+    }
+    st.session_state[CURRENT] = new
 
 
 def remove(name: str) -> None:
