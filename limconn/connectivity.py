@@ -10,8 +10,9 @@ Conventions (shared with Keras's own weight layout):
   a 2-D mask applies to all four gates;
 * `output_mask[j]`: unit `j` may reach the readout, shape `(units,)`.
 
-Masks are boolean in memory and in files. Files are read with
-`np.load(..., allow_pickle=False)`, always: a pickled or object-dtype file is refused.
+Masks are boolean in memory and in files. Files are read through `limconn.npio`, always:
+sizes are checked before anything is read or decompressed (`MAX_DESIGN_BYTES` unless a
+`max_bytes` is given), and a pickled or object-dtype file is refused.
 """
 
 from __future__ import annotations
@@ -20,14 +21,29 @@ import dataclasses
 import io
 import json
 import os
-import zipfile
 from typing import Any
 
 import numpy as np
 
+from limconn.npio import FileSource, parse_npy, read_bytes, read_npz, source_name
+
 GATES = ("i", "f", "c", "o")
 NUM_GATES = len(GATES)
+
+MAX_DESIGN_BYTES = 64 * 1024 * 1024
+"""The largest design or mask file read (and the most a design's arrays may expand to)."""
+
 _METADATA_KEY = "metadata_json"
+# The last sentence of a message about a wrong file: what a design or a mask file holds.
+_DESIGN_HINT = (
+    "A design is an .npz archive with arrays input_mask and, optionally, recurrent_mask, "
+    "output_mask and metadata_json, as written by Connectivity.save; load a single mask "
+    "(.npy) with load_mask_npy."
+)
+_MASK_HINT = (
+    "A mask is one .npy array of bool or 0/1, as written by save_mask_npy; load a whole "
+    "design (.npz) with Connectivity.load."
+)
 
 
 def as_bool_mask(value: Any, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
@@ -304,25 +320,31 @@ class Connectivity:
         return buffer.getvalue()
 
     @classmethod
-    def load(cls, path_or_file) -> Connectivity:
+    def load(cls, path_or_file: FileSource, *, max_bytes: int = MAX_DESIGN_BYTES) -> Connectivity:
         """Reads a design written by `save` (a path or a binary file object).
 
+        The file goes through `limconn.npio`: its size and its arrays' declared sizes are
+        checked before anything is read or decompressed, and nothing is unpickled.
+
+        Args:
+            path_or_file: a path, or a binary file object (read from its start).
+            max_bytes: the largest file accepted, and the most bytes its arrays may take
+                once decompressed.
+
         Raises:
-            ValueError: if the file is not an `.npz` archive, holds pickled or object
-                arrays, lacks `input_mask`, or its masks are invalid.
+            ValueError: if the file is too large, not an `.npz` archive, holds pickled or
+                object arrays, lacks `input_mask`, or its masks or metadata are invalid.
         """
-        arrays = _load_npz(path_or_file)
+        name = source_name(path_or_file)
+        arrays = read_npz(
+            read_bytes(path_or_file, max_bytes), name, max_bytes, kinds="biufU", hint=_DESIGN_HINT
+        )
         if "input_mask" not in arrays:
             raise ValueError(
-                "A design .npz must contain an 'input_mask' array. "
+                f"{name} is not a design: it has no 'input_mask' array. {_DESIGN_HINT} "
                 f"Received arrays: {sorted(arrays) or 'none'}."
             )
-        metadata = {}
-        if _METADATA_KEY in arrays:
-            try:
-                metadata = json.loads(str(arrays[_METADATA_KEY]))
-            except ValueError as error:
-                raise ValueError(f"The design's {_METADATA_KEY} is not valid JSON.") from error
+        metadata = _metadata(arrays.get(_METADATA_KEY), name)
         return cls(
             arrays["input_mask"],
             arrays.get("recurrent_mask"),
@@ -350,29 +372,25 @@ def _closure(start: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return reached
 
 
-def _load_npz(path_or_file) -> dict[str, np.ndarray]:
-    try:
-        loaded = np.load(path_or_file, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(
-                "Expected an .npz archive of named arrays; received a single .npy array."
-            )
-        with loaded as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        raise ValueError(_refusal_message(error)) from error
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"Could not read the file as .npz: {error}") from error
-
-
-def _refusal_message(error: ValueError) -> str:
-    text = str(error)
-    if "allow_pickle" in text or "Object arrays" in text:
-        return (
-            "The file holds pickled Python objects; limconn never unpickles files. "
-            "Save plain numeric arrays."
+def _metadata(text: np.ndarray | None, name: str) -> dict:
+    """The metadata dict from a design's 0-d text array `metadata_json` (`{}` when absent)."""
+    if text is None:
+        return {}
+    if text.dtype.kind != "U" or text.ndim != 0:
+        raise ValueError(
+            f"{name}: {_METADATA_KEY} must be one JSON string (a 0-d text array). "
+            f"Received: dtype {text.dtype}, shape {text.shape}."
         )
-    return text
+    try:
+        metadata = json.loads(str(text))
+    except ValueError as error:
+        raise ValueError(f"{name}: {_METADATA_KEY} is not valid JSON ({error}).") from error
+    if not isinstance(metadata, dict):
+        raise ValueError(
+            f"{name}: {_METADATA_KEY} must hold a JSON object. "
+            f"Received: a JSON {type(metadata).__name__}."
+        )
+    return metadata
 
 
 def save_mask_npy(path_or_file, mask: Any) -> None:
@@ -387,20 +405,25 @@ def mask_npy_bytes(mask: Any) -> bytes:
     return buffer.getvalue()
 
 
-def load_mask_npy(path_or_file, name: str = "mask", ndims: tuple[int, ...] = (2, 3)) -> np.ndarray:
+def load_mask_npy(
+    path_or_file: FileSource,
+    name: str = "mask",
+    ndims: tuple[int, ...] = (2, 3),
+    *,
+    max_bytes: int = MAX_DESIGN_BYTES,
+) -> np.ndarray:
     """Reads one mask from an `.npy` file, never unpickling.
 
+    Args:
+        path_or_file: a path, or a binary file object (read from its start).
+        name: what the mask is called in error messages (e.g. `"input_mask"`).
+        ndims: the ranks accepted.
+        max_bytes: the largest file accepted.
+
     Raises:
-        ValueError: if the file is not an `.npy` array, is pickled or object-dtype, or does
-            not hold a 0/1 mask of an accepted rank.
+        ValueError: if the file is too large, not an `.npy` array, pickled or object-dtype,
+            or does not hold a 0/1 mask of an accepted rank.
     """
-    try:
-        array = np.load(path_or_file, allow_pickle=False)
-    except ValueError as error:
-        raise ValueError(_refusal_message(error)) from error
-    except (OSError, EOFError) as error:
-        raise ValueError(f"Could not read {name} as .npy: {error}") from error
-    if isinstance(array, np.lib.npyio.NpzFile):
-        array.close()
-        raise ValueError(f"{name}: expected a single .npy array; received an .npz archive.")
+    data = read_bytes(path_or_file, max_bytes)
+    array = parse_npy(data, source_name(path_or_file), hint=_MASK_HINT)
     return as_bool_mask(array, name, ndims)

@@ -8,9 +8,10 @@ LSTM's last hidden state feeds a dense head).
   become form fields in the app and options in the CLI. Add one by writing a function that
   returns a `Dataset` and decorating it with `@TASKS.register`.
 * Uploads (`load_csv`, `load_npz`, `load_npy`, `load_upload`) take a path or a binary file
-  object (such as Streamlit's `UploadedFile`). Their size is checked before anything is read,
-  NumPy files are read with `np.load(..., allow_pickle=False)` after their header has been
-  checked, and every refusal is a `ValueError` that says what came and what to do.
+  object (such as Streamlit's `UploadedFile`). Files are read through `limconn.npio`: their
+  size is checked before anything is read, NumPy headers and archive directories are checked
+  before anything is allocated, nothing is unpickled, and every refusal is a `ValueError`
+  that says what came and what to do.
 
 Nothing here imports Streamlit.
 """
@@ -19,21 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import lzma
 import math
 import numbers
-import os
-import struct
-import tokenize
-import zipfile
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 
+from limconn.npio import FileSource, parse_npy, read_bytes, read_npz, size_text, source_name
 from limconn.registry import Registry
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -45,28 +40,15 @@ MAX_ARRAY_BYTES = 512 * 1024 * 1024
 KINDS = ("regression", "classification")
 MISSING_POLICIES = ("error", "drop", "fill")
 
-FileSource = str | os.PathLike | BinaryIO
-
-_NPY_SIGNATURE = b"\x93NUMPY"
-_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
-_PICKLE_SIGNATURE = b"\x80"
-_NPY_HEADER_READERS = {
-    (1, 0): np.lib.format.read_array_header_1_0,
-    (2, 0): np.lib.format.read_array_header_2_0,
-}
-# What zipfile and its decompressors raise on a damaged archive; all become one ValueError.
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    struct.error,
-    NotImplementedError,
-    RuntimeError,
-    OSError,
-    EOFError,
-    ValueError,
+# The last sentence of a message about a wrong NumPy file: what a dataset file holds.
+_NPY_HINT = (
+    "Save X and y each with np.save, or both in one .npz with np.savez(path, X=X, y=y) "
+    "and load that with load_npz."
 )
-
+_NPZ_HINT = (
+    "Save X (samples, timesteps, features) and y (targets) with np.savez(path, X=X, y=y), "
+    "or upload them as two .npy files (load_npy)."
+)
 
 @dataclasses.dataclass(frozen=True)
 class Normalization:
@@ -587,7 +569,7 @@ def load_upload(file: FileSource, **options) -> Dataset:
         ValueError: for a `.npy` file (X and y come as two files: use `load_npy`), any other
             extension, or anything the chosen loader refuses.
     """
-    name = _source_name(file)
+    name = source_name(file)
     extension = Path(name).suffix.lower()
     if extension == ".csv":
         return load_csv(file, **options)
@@ -674,7 +656,7 @@ def load_csv(
             not numeric; cells are missing and `missing="error"`; or either part has fewer
             rows than `window + horizon`. The message says what came and what to do.
     """
-    name = _source_name(file)
+    name = source_name(file)
     features = _column_list(feature_columns, "feature_columns")
     targets = _column_list(target_columns, "target_columns")
     _check_choice("kind", kind, KINDS)
@@ -776,9 +758,10 @@ def load_npz(
             arrays, lacks X or y, or the arrays are invalid (wrong rank, lengths that
             differ, NaN or infinite values, bad labels).
     """
-    name = _source_name(file)
+    name = source_name(file)
     _check_choice("kind", kind, (*KINDS, None))
-    arrays = _read_npz_arrays(_read_bytes(file, max_bytes), name, ("x", "y"), max_bytes)
+    data = read_bytes(file, max_bytes)
+    arrays = read_npz(data, name, max_bytes, ("x", "y"), hint=_NPZ_HINT)
     return _dataset_from_arrays(arrays["x"], arrays["y"], kind, name)
 
 
@@ -807,9 +790,9 @@ def load_npy(
         ValueError: as `load_npz`.
     """
     _check_choice("kind", kind, (*KINDS, None))
-    x_name, y_name = _source_name(x_file), _source_name(y_file)
-    x = _parse_npy(_read_bytes(x_file, max_bytes), x_name)
-    y = _parse_npy(_read_bytes(y_file, max_bytes), y_name)
+    x_name, y_name = source_name(x_file), source_name(y_file)
+    x = parse_npy(read_bytes(x_file, max_bytes), x_name, hint=_NPY_HINT)
+    y = parse_npy(read_bytes(y_file, max_bytes), y_name, hint=_NPY_HINT)
     return _dataset_from_arrays(x, y, kind, x_name if x_name == y_name else f"{x_name} + {y_name}")
 
 
@@ -842,8 +825,8 @@ def _check_array_size(shape: tuple[int, ...], what: str) -> None:
     num_bytes = math.prod(shape) * np.dtype(np.float32).itemsize
     if num_bytes > MAX_ARRAY_BYTES:
         raise ValueError(
-            f"{what} would need a float32 array of shape {shape}, {_size_text(num_bytes)}; the "
-            f"limit is {_size_text(MAX_ARRAY_BYTES)}. Use fewer samples, steps or features."
+            f"{what} would need a float32 array of shape {shape}, {size_text(num_bytes)}; the "
+            f"limit is {size_text(MAX_ARRAY_BYTES)}. Use fewer samples, steps or features."
         )
 
 
@@ -852,194 +835,6 @@ def _column_list(columns: str | Sequence[str], key: str) -> list[str]:
     if not listed or not all(isinstance(column, str) for column in listed):
         raise ValueError(f"{key} must be one or more column names. Received: {key}={columns!r}")
     return listed
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers: reading bytes
-# --------------------------------------------------------------------------------------------
-
-
-def _source_name(source: FileSource) -> str:
-    """The file's base name for messages and extension checks."""
-    if isinstance(source, (str, os.PathLike)):
-        return os.path.basename(os.fspath(source)) or os.fspath(source)
-    name = getattr(source, "name", None)
-    return os.path.basename(str(name)) if name else "the uploaded file"
-
-
-def _read_bytes(source: FileSource, max_bytes: int) -> bytes:
-    """All bytes of a path or a binary file object, refusing files over `max_bytes` unread."""
-    name = _source_name(source)
-    _check_counts(1, max_bytes=max_bytes)
-    if isinstance(source, (str, os.PathLike)):
-        try:
-            _check_size(os.stat(source).st_size, max_bytes, name)
-            with open(source, "rb") as stream:
-                data = stream.read(max_bytes + 1)
-        except OSError as error:
-            raise ValueError(
-                f"Could not read {os.fspath(source)!r}: {error.strerror or error}. "
-                "Check the path."
-            ) from error
-    elif callable(getattr(source, "read", None)):
-        declared = _declared_size(source)
-        if declared is not None:
-            _check_size(declared, max_bytes, name)
-        data = source.read(max_bytes + 1)
-        if not isinstance(data, bytes):
-            raise ValueError(
-                f"{name} was opened in text mode; open it in binary mode ('rb'). "
-                f"Received: read() returned {type(data).__name__}."
-            )
-    else:
-        raise ValueError(
-            "Expected a file path or a binary file object (raw bytes: wrap them in "
-            f"io.BytesIO). Received: {type(source).__name__}."
-        )
-    _check_size(len(data), max_bytes, name)
-    return data
-
-
-def _declared_size(stream: BinaryIO) -> int | None:
-    """The stream's full size, rewinding it to its start; `None` if it cannot tell."""
-    if getattr(stream, "seekable", lambda: False)():
-        stream.seek(0, io.SEEK_END)
-        size = stream.tell()
-        stream.seek(0)
-        return size
-    size = getattr(stream, "size", None)
-    return size if isinstance(size, int) else None
-
-
-def _check_size(num_bytes: int, max_bytes: int, name: str) -> None:
-    if num_bytes > max_bytes:
-        raise ValueError(
-            f"{name} is larger than the limit of {_size_text(max_bytes)}. Received: "
-            f"{_size_text(num_bytes)}. Use a smaller file: fewer rows or samples, or float32 "
-            "instead of float64."
-        )
-
-
-def _size_text(num_bytes: int) -> str:
-    if num_bytes >= 1024 * 1024:
-        return f"{num_bytes / (1024 * 1024):.1f} MiB"
-    return f"{num_bytes:,} bytes"
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers: NumPy files
-# --------------------------------------------------------------------------------------------
-
-
-def _parse_npy(data: bytes, what: str) -> np.ndarray:
-    """One real-valued array from `.npy` bytes; the header is checked before anything is loaded.
-
-    A header declaring more data than the file holds (or an object dtype, which would need
-    unpickling) is refused before `np.load` allocates anything.
-    """
-    if not data.startswith(_NPY_SIGNATURE):
-        raise ValueError(_not_numpy_message(data, what, ".npy"))
-    stream = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(stream)
-        read_header = _NPY_HEADER_READERS.get(version)
-        header = read_header(stream) if read_header else None
-    except (ValueError, TypeError, SyntaxError, tokenize.TokenError) as error:
-        raise ValueError(
-            f"{what} has a damaged .npy header ({error}). Save the array again with np.save."
-        ) from error
-    if header is None:
-        raise ValueError(
-            f"{what} uses .npy format version {version[0]}.{version[1]}, which limconn does not "
-            "read. Save plain numeric arrays with np.save."
-        )
-    shape, _, dtype = header
-    if dtype.hasobject:
-        raise ValueError(_pickle_refusal(what))
-    if dtype.kind not in "biuf":
-        raise ValueError(
-            f"{what} must hold real numbers (bool, int or float). Received: dtype {dtype}. "
-            "Convert it, e.g. with array.astype(np.float32)."
-        )
-    declared = math.prod(shape) * dtype.itemsize
-    available = len(data) - stream.tell()
-    if declared != available:
-        raise ValueError(
-            f"{what} is truncated or damaged: its header declares shape {shape} of {dtype} "
-            f"({declared:,} bytes) but {available:,} bytes of data follow. Save it again with "
-            "np.save."
-        )
-    return np.load(io.BytesIO(data), allow_pickle=False)
-
-
-def _read_npz_arrays(
-    data: bytes, name: str, keys: tuple[str, ...], max_bytes: int
-) -> dict[str, np.ndarray]:
-    """The arrays `keys` (matched without case) from `.npz` bytes, sizes checked first."""
-    if not data.startswith(_ZIP_SIGNATURES):
-        raise ValueError(_not_numpy_message(data, name, ".npz"))
-    unreadable = (
-        f"{name} is not a readable .npz archive. Save it with np.savez(path, X=X, y=y)."
-    )
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except _ZIP_ERRORS as error:
-        raise ValueError(f"{unreadable} ({error})") from error
-    chosen = {key: _npz_member(members, key, name) for key in keys}
-    declared = sum(member.file_size for member in chosen.values())
-    if declared > max_bytes:
-        raise ValueError(
-            f"{name} expands to {_size_text(declared)} of arrays; the limit is "
-            f"{_size_text(max_bytes)}. Use fewer samples, or float32 instead of float64."
-        )
-    arrays = {}
-    for key, member in chosen.items():
-        try:
-            with archive.open(member) as stream:
-                member_bytes = stream.read(member.file_size + 1)
-        except _ZIP_ERRORS as error:
-            raise ValueError(f"{unreadable} ({error})") from error
-        arrays[key] = _parse_npy(member_bytes, f"{name}: array {member.filename!r}")
-    return arrays
-
-
-def _npz_member(members: list[zipfile.ZipInfo], key: str, name: str) -> zipfile.ZipInfo:
-    matches = [m for m in members if m.filename.removesuffix(".npy").lower() == key]
-    if len(matches) != 1:
-        present = [m.filename.removesuffix(".npy") for m in members]
-        problem = "has no array" if not matches else "has more than one array"
-        raise ValueError(
-            f"{name} {problem} named {key.upper()} or {key}. It needs X (samples, timesteps, "
-            f"features) and y (targets). Received arrays: {present or 'none'}."
-        )
-    return matches[0]
-
-
-def _not_numpy_message(data: bytes, what: str, expected: str) -> str:
-    if not data:
-        return f"{what} is empty. Expected a {expected} file."
-    if data.startswith(_PICKLE_SIGNATURE):
-        return _pickle_refusal(what)
-    if expected == ".npz" and data.startswith(_NPY_SIGNATURE):
-        return (
-            f"{what} is a single .npy array, not an .npz archive. Upload X and y as two .npy "
-            "files (load_npy), or save both with np.savez(path, X=X, y=y)."
-        )
-    if expected == ".npy" and data.startswith(_ZIP_SIGNATURES):
-        return f"{what} is an .npz archive, not a .npy array: load it with load_npz."
-    return (
-        f"{what} is not a {expected} file (it does not start with NumPy's signature). "
-        "Save X and y with np.save, or both at once with np.savez(path, X=X, y=y)."
-    )
-
-
-def _pickle_refusal(what: str) -> str:
-    return (
-        f"{what} holds pickled Python objects; limconn never unpickles files, because "
-        "unpickling can run arbitrary code. Save plain numeric arrays with "
-        "np.save(path, array.astype(np.float32), allow_pickle=False)."
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1117,8 +912,8 @@ def _describe(value) -> str:
 
 
 def _read_csv(file: FileSource, max_bytes: int) -> pd.DataFrame:
-    name = _source_name(file)
-    data = _read_bytes(file, max_bytes)
+    name = source_name(file)
+    data = read_bytes(file, max_bytes)
     expected = "limconn reads comma-separated UTF-8 text with a header row"
     if not data.strip():
         raise ValueError(f"{name} is empty; {expected} and one row per time step.")

@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -122,6 +123,22 @@ def test_design_files_with_wrong_contents_are_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", input_mask=np.full((2, 2), 3))
     with pytest.raises(ValueError, match="only 0 and 1"):
         Connectivity.load(tmp_path / "bad.npz")
+
+
+def test_oversized_designs_are_refused_naming_the_limit_before_decompressing(monkeypatch):
+    bomb = Connectivity(np.zeros((2000, 2000), bool), np.eye(2000)).to_npz_bytes()
+    assert len(bomb) < 100_000  # small on disk; its masks declare about 8 MB
+
+    def no_decompressing(*args, **kwargs):
+        raise AssertionError("an array was decompressed before the size check")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", no_decompressing)
+    with pytest.raises(ValueError, match=r"expands to 7\.6 MiB.*limit is 100,000 bytes"):
+        Connectivity.load(io.BytesIO(bomb), max_bytes=100_000)
+    with pytest.raises(ValueError, match=r"larger than the limit of 1,000 bytes"):
+        Connectivity.load(io.BytesIO(bomb), max_bytes=1000)
+    with pytest.raises(ValueError, match=r"larger than the limit of 1,000 bytes"):
+        load_mask_npy(io.BytesIO(mask_npy_bytes(np.ones((40, 40)))), max_bytes=1000)
 
 
 def test_resizing_keeps_existing_entries_and_switches_new_ones_on():
