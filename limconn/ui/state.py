@@ -24,9 +24,8 @@ DEFAULT_INPUTS, DEFAULT_UNITS = 2, 16
 def designs() -> dict[str, Connectivity]:
     """Kept designs by name, in the order they were made; starts with one random design."""
     if DESIGNS not in st.session_state:
-        first = presets.random(DEFAULT_INPUTS, DEFAULT_UNITS, density=0.5, seed=0)
-        st.session_state[DESIGNS] = {"design 1": first}
-        st.session_state[CURRENT] = "design 1"
+        st.session_state[DESIGNS] = {}
+        put("design 1", presets.random(DEFAULT_INPUTS, DEFAULT_UNITS, density=0.5, seed=0))
     return st.session_state[DESIGNS]
 
 
