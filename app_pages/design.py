@@ -34,6 +34,32 @@ def with_painted(mask: np.ndarray, painted: np.ndarray, gate: str) -> np.ndarray
     return per_gate
 
 
+def seeded(key: str, value) -> str:
+    """Shows `value` in the widget `key` on this run: the design, not the widget, holds it.
+
+    Widgets whose shown value follows the design take their changes in `on_change`
+    callbacks, which run before the page, so no edit is lost when the design moves on.
+    """
+    st.session_state[key] = value
+    return key
+
+
+def pick_design() -> None:
+    st.session_state[state.CURRENT] = st.session_state["design.picker"]
+
+
+def resize_design(name: str) -> None:
+    inputs, units = st.session_state["design.inputs"], st.session_state["design.units"]
+    state.put(name, state.designs()[name].resized(int(inputs), int(units)))
+
+
+def set_readout(name: str) -> None:
+    design = state.designs()[name]
+    output_mask = np.ones(design.units, bool)
+    output_mask[st.session_state["design.blocked"]] = False
+    state.put(name, design.replace(output_mask=output_mask))
+
+
 st.title("Design")
 st.caption("Rows are sources, columns are targets. Click toggles a cell; drag paints.")
 
@@ -42,8 +68,9 @@ names = list(kept)
 picker, renamer, create, duplicate, delete = st.columns(
     [3, 2, 1, 1, 1], vertical_alignment="bottom"
 )
-name = picker.selectbox("Design", names, index=names.index(state.current_name()))
-st.session_state[state.CURRENT] = name
+name = picker.selectbox(
+    "Design", names, key=seeded("design.picker", state.current_name()), on_change=pick_design
+)
 design = kept[name]
 new_name = renamer.text_input("Name", value=name, key=f"design.rename.{name}")
 if new_name != name:
@@ -65,14 +92,15 @@ if delete.button("Delete", disabled=len(kept) == 1):
 
 inputs_column, units_column, gate_column = st.columns([1, 1, 2])
 data_inputs = st.session_state.get(state.DATA_INPUTS)
-input_dim = inputs_column.number_input(
-    "Inputs", 1, MAX_SIZE, value=design.input_dim,
+inputs_column.number_input(
+    "Inputs", 1, MAX_SIZE, key=seeded("design.inputs", design.input_dim),
+    on_change=resize_design, args=(name,),
     help="Input features. The Train page sets this from the chosen data.",
 )
-units = units_column.number_input("Units", 1, MAX_SIZE, value=design.units)
-if (input_dim, units) != (design.input_dim, design.units):
-    design = design.resized(int(input_dim), int(units))
-    state.put(name, design)
+units_column.number_input(
+    "Units", 1, MAX_SIZE, key=seeded("design.units", design.units),
+    on_change=resize_design, args=(name,),
+)
 if data_inputs and data_inputs != design.input_dim:
     note, action = st.columns([4, 1], vertical_alignment="center")
     note.info(f"The data chosen on Train has {data_inputs} features; this design has "
@@ -103,17 +131,12 @@ for column, (title, field) in zip(painters, MATRICES.items(), strict=True):
             state.put(name, design)
 
 with st.expander("Readout: units that reach the output", expanded=False):
-    blocked = st.multiselect(
+    st.multiselect(
         "Units cut off from the readout",
         list(range(design.units)),
-        default=np.flatnonzero(~design.output_mask).tolist(),
-        key=f"design.output.{name}.{design.units}",
+        key=seeded("design.blocked", np.flatnonzero(~design.output_mask).tolist()),
+        on_change=set_readout, args=(name,),
     )
-    output_mask = np.ones(design.units, bool)
-    output_mask[blocked] = False
-    if not np.array_equal(output_mask, design.output_mask):
-        design = design.replace(output_mask=output_mask)
-        state.put(name, design)
 
 with st.expander("Presets", expanded=True):
     preset_column, target_column = st.columns([2, 2])
