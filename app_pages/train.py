@@ -12,7 +12,7 @@ from limconn.ui import state
 from limconn.ui.forms import parameter_inputs
 from limconn.ui.resources import job_queue
 
-SOURCES = ("Synthetic task", "Upload")
+SOURCES = ("Synthetic task", "Upload", "Example CSV")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -30,6 +30,10 @@ def choose_data(validation_split: float) -> data.Dataset | None:
             st.caption(entry.summary)
             params = parameter_inputs(entry, key="train.task")
             return synthetic(task, tuple(sorted(params.items())))
+        if source == "Example CSV":
+            st.caption("Weekly CO₂ at Mauna Loa, 1958–2001 (public domain): forecast the next "
+                       "week from a window of past weeks. It has gaps: choose how to fill them.")
+            return csv_dataset(data.example_csv_path(), validation_split, missing="fill")
         return uploaded(validation_split)
     except ValueError as error:
         st.error(str(error))
@@ -42,10 +46,6 @@ def uploaded(validation_split: float) -> data.Dataset | None:
         key="train.upload",
     )
     if file is None:
-        st.caption(f"No file? Try the worked example: {data.example_csv_path().name} "
-                   "(choose it with the CSV options below after downloading).")
-        st.download_button("Example CSV", data.example_csv_path().read_bytes(),
-                           data.example_csv_path().name, key="train.example")
         return None
     name = file.name.lower()
     if name.endswith(".npz"):
@@ -53,17 +53,27 @@ def uploaded(validation_split: float) -> data.Dataset | None:
     if name.endswith(".npy"):
         targets = st.file_uploader("Targets y (.npy)", type=["npy"], key="train.targets")
         return data.load_npy(file, targets) if targets is not None else None
+    return csv_dataset(file, validation_split)
+
+
+def csv_dataset(file, validation_split: float, missing: str = "error") -> data.Dataset:
+    """Column, window and missing-value choices for a CSV time series, then its windows.
+
+    Widget keys carry the file's name, so another file starts from fresh choices.
+    """
     columns = data.csv_columns(file)
+    key = f"train.csv.{getattr(file, 'name', file)}"
     left, right = st.columns(2)
     targets = left.multiselect("Target columns", columns, default=columns[-1:],
-                               key="train.csv_targets")
-    features = right.multiselect("Feature columns", columns, default=columns,
-                                 key="train.csv_features")
+                               key=f"{key}.targets")
+    features = right.multiselect("Feature columns", columns, default=columns[-1:],
+                                 key=f"{key}.features")
     window_column, horizon_column, missing_column = st.columns(3)
-    window = window_column.number_input("Window", 2, 1000, 24, key="train.window")
-    horizon = horizon_column.number_input("Horizon", 1, 1000, 1, key="train.horizon")
-    missing = missing_column.selectbox("Missing values", ("error", "drop", "fill"),
-                                       key="train.missing")
+    window = window_column.number_input("Window", 2, 1000, 24, key=f"{key}.window")
+    horizon = horizon_column.number_input("Horizon", 1, 1000, 1, key=f"{key}.horizon")
+    policies = data.MISSING_POLICIES
+    missing = missing_column.selectbox("Missing values", policies,
+                                       index=policies.index(missing), key=f"{key}.missing")
     return data.load_csv(
         file, feature_columns=features, target_columns=targets, window=int(window),
         horizon=int(horizon), validation_split=validation_split, missing=missing,
