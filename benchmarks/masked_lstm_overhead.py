@@ -4,8 +4,8 @@ Both models train on the same batches in one process, alternating in rounds so t
 noise hits both alike; the printed ratio is the median over rounds of
 (MaskedLSTM seconds per step) / (LSTM seconds per step). The target is <= 1.05.
 
-    python benchmarks/masked_lstm_overhead.py            # both sizes from the issue
-    python benchmarks/masked_lstm_overhead.py --rounds 20 --steps 10
+    python -m benchmarks.masked_lstm_overhead             # from the repository root
+    python -m benchmarks.masked_lstm_overhead --rounds 20 --steps 10
 """
 
 from __future__ import annotations
