@@ -163,3 +163,28 @@ def save_screenshot(page: Any, name: str) -> Path | None:
     except Exception:  # the page may be closed or crashed; the test's own error matters more
         return None
     return path
+
+
+def cell_centre(canvas: Any, row: int, col: int) -> tuple[float, float]:
+    """Page coordinates of a painter cell's centre, from its canvas's `data-*` layout."""
+    box = canvas.bounding_box()
+    assert box is not None, "the painter's canvas is not on screen"
+    cell = float(canvas.get_attribute("data-cell"))
+    left = float(canvas.get_attribute("data-left"))
+    top = float(canvas.get_attribute("data-top"))
+    return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
+
+
+def draw_stroke(page: Any, painter: Any, waypoints: Sequence[tuple[int, int]]) -> None:
+    """Selects draw mode in `painter` and drags a real mouse through `waypoints` (row, col)."""
+    from playwright.sync_api import expect
+
+    draw = painter.get_by_role("button", name="draw", exact=True)
+    draw.click()
+    expect(draw).to_have_attribute("aria-pressed", "true")
+    canvas = painter.locator("canvas.lc-grid")
+    page.mouse.move(*cell_centre(canvas, *waypoints[0]))
+    page.mouse.down()
+    for row, col in waypoints[1:]:
+        page.mouse.move(*cell_centre(canvas, row, col), steps=8)
+    page.mouse.up()

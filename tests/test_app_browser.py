@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser import streamlit_server
+from tests.browser import draw_stroke, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -53,15 +53,6 @@ def _metric(page: Page, label: str) -> Locator:
     return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
 
 
-def _cell_centre(canvas: Locator, row: int, col: int) -> tuple[float, float]:
-    box = canvas.bounding_box()
-    assert box is not None
-    cell = float(canvas.get_attribute("data-cell"))
-    left = float(canvas.get_attribute("data-left"))
-    top = float(canvas.get_attribute("data-top"))
-    return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
-
-
 def _set_number(page: Page, label: str, value: int) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(str(value))
@@ -88,15 +79,7 @@ def test_painted_cells_reach_the_exported_mask(page: Page, app_url: str, tmp_pat
     _wait_idle(page)
 
     # A real drag in draw mode: along row 0 from unit 2 to unit 9, then down to row 1.
-    painter.get_by_role("button", name="draw", exact=True).click()
-    expect(painter.get_by_role("button", name="draw", exact=True)).to_have_attribute(
-        "aria-pressed", "true"
-    )
-    page.mouse.move(*_cell_centre(canvas, 0, 2))
-    page.mouse.down()
-    page.mouse.move(*_cell_centre(canvas, 0, 9), steps=10)
-    page.mouse.move(*_cell_centre(canvas, 1, 9), steps=4)
-    page.mouse.up()
+    draw_stroke(page, painter, [(0, 2), (0, 9), (1, 9)])
     expected = np.zeros((rows, cols), dtype=bool)
     expected[0, 2:10] = True
     expected[1, 9] = True

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import streamlit_server
+from tests.browser import cell_centre, draw_stroke, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -27,16 +27,6 @@ TIMEOUT_MS = 30_000
 def painter_url():
     with streamlit_server(Path(__file__).with_name("painter_app.py")) as url:
         yield url
-
-
-def _cell_centre(page: Page, row: int, col: int) -> tuple[float, float]:
-    canvas = page.locator("canvas.lc-grid")
-    box = canvas.bounding_box()
-    assert box is not None
-    cell = float(canvas.get_attribute("data-cell"))
-    left = float(canvas.get_attribute("data-left"))
-    top = float(canvas.get_attribute("data-top"))
-    return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
 
 
 def _stored_cells(page: Page):
@@ -57,15 +47,7 @@ def test_stroke_invert_and_hover(page: Page, painter_url: str, tmp_path: Path) -
     _expect_cells(page, [])
 
     # A real drag in draw mode: along row 2 from column 1 to 6, then down column 6 to row 5.
-    page.get_by_role("button", name="draw", exact=True).click()
-    expect(page.get_by_role("button", name="draw", exact=True)).to_have_attribute(
-        "aria-pressed", "true"
-    )
-    page.mouse.move(*_cell_centre(page, 2, 1))
-    page.mouse.down()
-    page.mouse.move(*_cell_centre(page, 2, 6), steps=8)
-    page.mouse.move(*_cell_centre(page, 5, 6), steps=6)
-    page.mouse.up()
+    draw_stroke(page, page, [(2, 1), (2, 6), (5, 6)])
     drawn = [[2, c] for c in range(1, 7)] + [[r, 6] for r in range(3, 6)]
     _expect_cells(page, drawn)
 
@@ -85,9 +67,9 @@ def test_stroke_invert_and_hover(page: Page, painter_url: str, tmp_path: Path) -
 
     # Hover reports the cell under the pointer, with the labels and its current value.
     hover = page.locator(".lc-hover")
-    page.mouse.move(*_cell_centre(page, 0, 3))
+    page.mouse.move(*cell_centre(page.locator("canvas.lc-grid"), 0, 3))
     expect(hover).to_have_text("input 0 → unit 3: connected")
-    page.mouse.move(*_cell_centre(page, 2, 4))
+    page.mouse.move(*cell_centre(page.locator("canvas.lc-grid"), 2, 4))
     expect(hover).to_have_text("input 2 → unit 4: not connected")
     expect(page.locator(".lc-tip")).to_have_text("input 2 → unit 4: not connected")
     expect(page.locator(".lc-count")).to_have_text("231 of 240 connected (96.3%)")
