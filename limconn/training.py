@@ -345,7 +345,7 @@ def max_masked_weight(model: keras.Model) -> float | None:
     for variable in model.trainable_variables:
         if isinstance(variable.constraint, MaskConstraint):
             found.append((keras.ops.convert_to_numpy(variable), variable.constraint.mask))
-    for layer in model._flatten_layers():
+    for layer in model.layers:
         cell = getattr(layer, "cell", None)
         if isinstance(cell, MaskedLSTMCell):
             found.append((keras.ops.convert_to_numpy(cell.kernel), cell.kernel_multiplier > 0))

@@ -100,3 +100,12 @@ def test_design_and_data_must_agree_and_limits_are_enforced():
         Limits(max_units=8).check(TrainConfig(), presets.dense(2, 16), dataset)
     with pytest.raises(ValueError, match="at most 50 samples. Received: 100"):
         Limits(max_samples=50).check(TrainConfig(), presets.dense(2, 4), dataset)
+
+
+@pytest.mark.parametrize("strategy, expected", [("custom_cell", 0.0), ("sparse_projection", 0.0),
+                                                ("output", None)])
+def test_max_masked_weight_covers_every_masking_mechanism(strategy, expected):
+    dataset = data.make_task("adding", num_samples=200, timesteps=10)
+    result = train(TrainConfig(epochs=1, strategy=strategy),
+                   presets.random(2, 6, density=0.5, seed=0), dataset)
+    assert result.max_masked_weight == expected
