@@ -1,31 +1,41 @@
-"""A bounded, thread-safe queue of training jobs for a shared server.
+"""A bounded queue of training jobs for a shared server, each trained in a worker process.
 
-`JobQueue(max_concurrent)` runs at most that many `train()` calls at once, each in a worker
-thread that makes no UI calls; the others wait in order and know their position. Every
-submitted job ends in a terminal status: done, stopped (partial history kept) or failed
-(with the message). A page polls `job.snapshot()`; it never blocks on a job.
+`JobQueue(max_concurrent)` keeps that many worker processes; a job waits in line (and knows
+its position) until a worker is free, then trains there and, when the queue has a store,
+saves its run. Every submitted job ends in a terminal status: done, stopped (partial run
+kept) or failed (with the message), a worker that dies included. A page polls
+`job.snapshot()`; nothing blocks on a job.
+
+Why processes, not threads: Streamlit calls `keras.backend.clear_session()` (a garbage
+collection and TensorFlow's kernel-cache reset, process-wide) after every script run, and
+a page that shows live progress reruns every second; a training thread in the server
+process then ran about 8x slower. A worker process is untouched by that, imports
+TensorFlow once, trains in parallel with the others, and repeats its runs bit for bit.
 
 Example:
 
->>> queue = JobQueue(max_concurrent=1)
+>>> queue = JobQueue(max_concurrent=1, store=RunStore("runs"))  # doctest: +SKIP
 >>> job = queue.submit(TrainConfig(epochs=1), design, dataset)  # doctest: +SKIP
->>> job.wait(); job.status  # doctest: +SKIP
-'done'
+>>> job.wait(); job.snapshot().status, job.snapshot().run_id  # doctest: +SKIP
+('done', '20261128-...')
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import multiprocessing
+import queue as queue_module
 import threading
-from collections.abc import Callable
+import time
 
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
-from limconn.training import Limits, Progress, RunResult, TrainConfig, train
+from limconn.training import Limits, Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 TERMINAL = (DONE, STOPPED, FAILED)
+_POLL_SECONDS = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +49,10 @@ class JobSnapshot:
         curve: the loss after every batch and the validation loss after every epoch, as
             rows `{"step": global step, "loss": ...}` / `{"step": ..., "val_loss": ...}`.
         latest: the latest `Progress` event, or `None`.
-        error: the failure message, if failed.
+        error: why it stopped or failed, if it did.
         run_id: the stored run's id once saved, if the queue has a store.
+        started: when training began (`time.time()`), or `None`.
+        ended: when the job reached its terminal status, or `None`.
     """
 
     status: str
@@ -50,6 +62,8 @@ class JobSnapshot:
     latest: Progress | None
     error: str
     run_id: str
+    started: float | None
+    ended: float | None
 
 
 class Job:
@@ -62,8 +76,6 @@ class Job:
         self.dataset = dataset
         self.workspace = workspace
         self.name = name
-        self.result: RunResult | None = None
-        self.stop_event = threading.Event()
         self._queue = queue
         self._lock = threading.Lock()
         self._finished = threading.Event()
@@ -73,6 +85,8 @@ class Job:
         self._latest: Progress | None = None
         self._error = ""
         self._run_id = ""
+        self._started: float | None = None
+        self._ended: float | None = None
 
     @property
     def status(self) -> str:
@@ -80,23 +94,25 @@ class Job:
 
     def stop(self) -> None:
         """Asks the job to stop: a queued job ends at once, a running one after its batch."""
-        self.stop_event.set()
-        self._queue._drop_if_queued(self)
+        self._queue._stop(self)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until the job is terminal; returns whether it is."""
         return self._finished.wait(timeout)
 
     def snapshot(self) -> JobSnapshot:
+        position = self._queue.position(self)
         with self._lock:
             return JobSnapshot(
                 status=self._status,
-                position=self._queue.position(self),
+                position=position,
                 history=tuple(self._history),
                 curve=tuple(self._curve),
                 latest=self._latest,
                 error=self._error,
                 run_id=self._run_id,
+                started=self._started,
+                ended=self._ended,
             )
 
     def _on_progress(self, event: Progress) -> None:
@@ -111,35 +127,51 @@ class Job:
                 if "val_loss" in event.logs:
                     self._curve.append({"step": step, "val_loss": event.logs["val_loss"]})
 
-    def _set(self, status: str, error: str = "", run_id: str = "") -> None:
+    def _set(self, status: str, error: str = "", run_id: str = "", at: float | None = None):
         with self._lock:
             self._status = status
             self._error = error or self._error
             self._run_id = run_id or self._run_id
+            if status == RUNNING:
+                self._started = at
+            elif status in TERMINAL:
+                self._ended = at if at is not None else time.time()
         if status in TERMINAL:
             self._finished.set()
 
 
+class _Worker:
+    """One training process with its own task queue and stop flag."""
+
+    def __init__(self, context, index: int, events, store_root):
+        self.tasks = context.Queue()
+        self.stop = context.Event()
+        self.job: Job | None = None
+        self.process = context.Process(
+            target=_serve,
+            args=(self.tasks, events, self.stop, store_root),
+            name=f"limconn-worker-{index}",
+            daemon=True,
+        )
+        self.process.start()
+
+
 class JobQueue:
-    """Runs training jobs in the background, at most `max_concurrent` at a time.
+    """Trains jobs in worker processes, at most `max_concurrent` at a time, in order.
 
     Args:
-        max_concurrent: how many jobs may run at once (>= 1).
-        limits: per-run bounds checked at `submit` (time is enforced while running).
-        store: an optional `limconn.runs.RunStore`; done and stopped runs are saved to it.
-        trainer: the function that trains (default `limconn.training.train`).
+        max_concurrent: how many jobs may train at once (>= 1): one process each.
+        limits: per-run bounds checked at `submit` (time is enforced while training).
+        store: an optional `limconn.runs.RunStore`; done and stopped runs are saved to it
+            (by the worker, so the trained model never crosses processes).
+
+    The worker processes start with the first `submit`; `close()` ends them.
 
     Raises:
         ValueError: from `submit`, if the run is over a limit or the design and data disagree.
     """
 
-    def __init__(
-        self,
-        max_concurrent: int = 1,
-        limits: Limits | None = None,
-        store=None,
-        trainer: Callable[..., RunResult] = train,
-    ):
+    def __init__(self, max_concurrent: int = 1, limits: Limits | None = None, store=None):
         if not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(
                 f"max_concurrent must be a positive integer. Received: {max_concurrent!r}"
@@ -147,17 +179,14 @@ class JobQueue:
         self.max_concurrent = max_concurrent
         self.limits = limits or Limits()
         self.store = store
-        self._trainer = trainer
+        self._context = multiprocessing.get_context("spawn")
+        self._events = None
+        self._workers: list[_Worker] = []
         self._ids = itertools.count(1)
-        self._condition = threading.Condition()
+        self._jobs: dict[int, Job] = {}
         self._waiting: list[Job] = []
-        self._running = 0
-        self._workers = [
-            threading.Thread(target=self._work, name=f"limconn-worker-{n}", daemon=True)
-            for n in range(max_concurrent)
-        ]
-        for worker in self._workers:
-            worker.start()
+        self._condition = threading.Condition()
+        self._closed = threading.Event()
 
     def submit(
         self,
@@ -174,10 +203,14 @@ class JobQueue:
                 f"The design has {connectivity.input_dim} inputs but the data has "
                 f"{dataset.input_dim} features."
             )
-        job = Job(next(self._ids), self, config, connectivity, dataset, workspace, name)
         with self._condition:
+            if self._closed.is_set():
+                raise ValueError("This job queue is closed.")
+            self._start_workers()
+            job = Job(next(self._ids), self, config, connectivity, dataset, workspace, name)
+            self._jobs[job.id] = job
             self._waiting.append(job)
-            self._condition.notify()
+            self._dispatch()
         return job
 
     def position(self, job: Job) -> int:
@@ -187,43 +220,135 @@ class JobQueue:
     @property
     def running(self) -> int:
         with self._condition:
-            return self._running
+            return sum(worker.job is not None for worker in self._workers)
 
-    def _drop_if_queued(self, job: Job) -> None:
+    def close(self) -> None:
+        """Ends the worker processes; jobs still queued or training end as failed."""
         with self._condition:
-            if job not in self._waiting:
+            self._closed.set()
+            workers, self._workers = self._workers, []
+            unfinished = [*self._waiting, *(w.job for w in workers if w.job is not None)]
+            self._waiting.clear()
+        for worker in workers:
+            worker.stop.set()
+            worker.tasks.put(None)
+        for worker in workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+        for job in unfinished:
+            job._set(FAILED, error="the job queue was closed")
+
+    def _start_workers(self) -> None:
+        if self._workers:
+            return
+        store_root = None if self.store is None else str(self.store.root)
+        self._events = self._context.Queue()
+        self._workers = [
+            _Worker(self._context, index, self._events, store_root)
+            for index in range(self.max_concurrent)
+        ]
+        threading.Thread(target=self._listen, name="limconn-job-events", daemon=True).start()
+
+    def _dispatch(self) -> None:
+        """Hands waiting jobs to idle workers; called with `_condition` held."""
+        for worker in self._workers:
+            if not self._waiting:
                 return
-            self._waiting.remove(job)
-        job._set(STOPPED, error="stopped before it started")
-
-    def _work(self) -> None:
-        while True:
-            with self._condition:
-                while not self._waiting:
-                    self._condition.wait()
+            if worker.job is None:
                 job = self._waiting.pop(0)
-                self._running += 1
-            try:
-                self._run(job)
-            finally:
-                with self._condition:
-                    self._running -= 1
+                worker.job = job
+                worker.stop.clear()
+                worker.tasks.put((job.id, job.config, job.connectivity, job.dataset,
+                                  job.workspace, job.name, self.limits.max_seconds))
+                job.dataset = None  # the worker has its copy; the server keeps no arrays
 
-    def _run(self, job: Job) -> None:
-        job._set(RUNNING)
+    def _stop(self, job: Job) -> None:
+        with self._condition:
+            if job in self._waiting:
+                self._waiting.remove(job)
+                self._jobs.pop(job.id, None)
+                queued = True
+            else:
+                queued = False
+                for worker in self._workers:
+                    if worker.job is job:
+                        worker.stop.set()
+        if queued:
+            job._set(STOPPED, error="stopped before it started")
+
+    def _listen(self) -> None:
+        """Applies the workers' events to their jobs; notices workers that died."""
+        checked = time.monotonic()
+        while not self._closed.is_set():
+            if time.monotonic() - checked > _POLL_SECONDS:
+                self._replace_dead_workers()
+                checked = time.monotonic()
+            try:
+                job_id, kind, payload = self._events.get(timeout=_POLL_SECONDS)
+            except queue_module.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            job = self._jobs.get(job_id)
+            if job is None:  # already failed because its worker died
+                continue
+            if kind == "progress":
+                job._on_progress(payload)
+            elif kind == RUNNING:
+                job._set(RUNNING, at=payload)
+            else:
+                status, error, run_id, at = payload
+                job._set(status, error=error, run_id=run_id, at=at)
+                self._release(job)
+
+    def _release(self, job: Job) -> None:
+        with self._condition:
+            self._jobs.pop(job.id, None)
+            for worker in self._workers:
+                if worker.job is job:
+                    worker.job = None
+            self._dispatch()
+
+    def _replace_dead_workers(self) -> None:
+        with self._condition:
+            if self._closed.is_set():
+                return
+            for index, worker in enumerate(self._workers):
+                if worker.process.is_alive():
+                    continue
+                if worker.job is not None:
+                    self._jobs.pop(worker.job.id, None)
+                    worker.job._set(FAILED, error=(
+                        "the training process ended unexpectedly "
+                        f"(exit code {worker.process.exitcode}); the server may be out of memory"
+                    ))
+                store_root = None if self.store is None else str(self.store.root)
+                self._workers[index] = _Worker(self._context, index, self._events, store_root)
+            self._dispatch()
+
+
+def _serve(tasks, events, stop, store_root) -> None:
+    """A worker process: trains the tasks it is handed, one at a time, reporting events."""
+    from limconn.runs import RunStore
+    from limconn.training import train
+
+    store = None if store_root is None else RunStore(store_root)
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        job_id, config, connectivity, dataset, workspace, name, max_seconds = task
+        events.put((job_id, RUNNING, time.time()))
         try:
-            result = self._trainer(
-                job.config,
-                job.connectivity,
-                job.dataset,
-                on_progress=job._on_progress,
-                stop_event=job.stop_event,
-                max_seconds=self.limits.max_seconds,
+            result = train(
+                config, connectivity, dataset,
+                on_progress=lambda event, job_id=job_id: events.put((job_id, "progress", event)),
+                stop_event=stop,
+                max_seconds=max_seconds,
             )
-            job.result = result
-            run_id = ""
-            if self.store is not None:
-                run_id = self.store.save(result, workspace=job.workspace, name=job.name).id
-            job._set(result.status, error=result.stop_reason, run_id=run_id)
+            run_id = "" if store is None else store.save(result, workspace, name or None).id
+            outcome = (result.status, result.stop_reason, run_id, time.time())
         except Exception as error:  # a failed job is reported, never raised in the worker
-            job._set(FAILED, error=f"{type(error).__name__}: {error}")
+            outcome = (FAILED, f"{type(error).__name__}: {error}", "", time.time())
+        events.put((job_id, "ended", outcome))

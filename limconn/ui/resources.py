@@ -26,7 +26,7 @@ def run_store() -> RunStore:
     return RunStore()
 
 
-@st.cache_resource
+@st.cache_resource(on_release=JobQueue.close)
 def job_queue() -> JobQueue:
     limits = Limits(
         max_units=_env_number("LIMCONN_MAX_UNITS", 256),
