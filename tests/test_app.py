@@ -659,3 +659,21 @@ def test_a_csv_text_column_chosen_as_a_feature_is_refused_by_name(app: AppTest) 
     _no_exception(app)
     assert any("label" in error and "not numeric" in error for error in _errors(app)), _errors(app)
     assert _button(app, "Train").disabled
+
+
+def test_stop_button_ends_a_run_and_keeps_it(app: AppTest, home: Path) -> None:
+    app.switch_page(PAGE_PATHS["Train"]).run()
+    _small_task(app, epochs=200)
+    _button(app, "Train").click().run()
+    job = app.session_state[state.JOBS][0]
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while not job.snapshot().history:
+        assert time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.2)
+    app.run()
+    _button(app, "Stop").click().run()
+    assert _wait_for_job(app) == "stopped"
+    snapshot = job.snapshot()
+    assert snapshot.error == "stopped by request" and snapshot.run_id
+    run = RunStore().load(snapshot.run_id, job.workspace)
+    assert run.info.status == "stopped" and 1 <= len(run.history) < 200
