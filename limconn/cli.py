@@ -374,13 +374,7 @@ def _load_csv(args) -> data.Dataset:
 def _numeric_columns(path: str, targets: list[str]) -> list[str]:
     """Every numeric column except the targets; the targets themselves if that leaves none
     (forecasting a series from its own past)."""
-    data.csv_columns(path)  # refuses empty, oversized or non-comma files with a clear message
-    frame = pd.read_csv(path, skipinitialspace=True, low_memory=False)
-    numeric = [
-        str(column)
-        for column in frame.columns
-        if pd.api.types.is_numeric_dtype(frame[column]) and column not in targets
-    ]
+    numeric = [c for c in data.csv_columns(path, numeric_only=True) if c not in targets]
     return numeric or list(targets)
 
 

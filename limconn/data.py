@@ -587,18 +587,26 @@ def load_upload(file: FileSource, **options) -> Dataset:
     )
 
 
-def csv_columns(file: FileSource, *, max_bytes: int = MAX_UPLOAD_BYTES) -> list[str]:
+def csv_columns(
+    file: FileSource, *, numeric_only: bool = False, max_bytes: int = MAX_UPLOAD_BYTES
+) -> list[str]:
     """The column names of a CSV file, for choosing features and targets.
 
     Args:
         file: a path or a binary file object (read from its start).
+        numeric_only: list only the columns whose values are all numbers.
         max_bytes: the largest file accepted.
 
     Raises:
         ValueError: if the file is too large, empty, not UTF-8 comma-separated text, or
             uses another delimiter.
     """
-    return [str(column) for column in _read_csv(file, max_bytes).columns]
+    frame = _read_csv(file, max_bytes)
+    return [
+        str(column)
+        for column in frame.columns
+        if not numeric_only or pd.api.types.is_numeric_dtype(frame[column])
+    ]
 
 
 def load_csv(

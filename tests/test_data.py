@@ -553,3 +553,9 @@ def test_fuzz_load_csv_raises_only_value_error(content, window, missing):
         )
     )
 
+
+
+def test_csv_columns_can_list_only_the_numeric_ones():
+    csv = io.BytesIO(b"date,co2,site\n2001-01-01,370.1,a\n2001-01-08,370.4,b\n")
+    assert csv_columns(csv) == ["date", "co2", "site"]
+    assert csv_columns(csv, numeric_only=True) == ["co2"]
