@@ -31,7 +31,8 @@ import time
 
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
-from limconn.training import Limits, Progress, TrainConfig
+from limconn.settings import Limits
+from limconn.training import Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 TERMINAL = (DONE, STOPPED, FAILED)
@@ -197,7 +198,11 @@ class JobQueue:
         name: str = "",
     ) -> Job:
         """Queues a run and returns its `Job` at once."""
-        self.limits.check(config, connectivity, dataset)
+        self.limits.check_design(connectivity.input_dim, connectivity.units)
+        self.limits.check(epochs=config.epochs)
+        self.limits.check_data(
+            dataset.num_samples, dataset.timesteps, dataset.input_dim, dataset.output_dim
+        )
         if connectivity.input_dim != dataset.input_dim:
             raise ValueError(
                 f"The design has {connectivity.input_dim} inputs but the data has "

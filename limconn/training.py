@@ -91,30 +91,6 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class Limits:
-    """Per-run bounds a shared server enforces; `None` means unbounded.
-
-    Raises from `check`: ValueError naming the limit and the received value.
-    """
-
-    max_units: int | None = 256
-    max_inputs: int | None = 256
-    max_epochs: int | None = 200
-    max_samples: int | None = 200_000
-    max_seconds: float | None = 600.0
-
-    def check(self, config: TrainConfig, connectivity: Connectivity, dataset: Dataset) -> None:
-        for name, value, limit in (
-            ("units", connectivity.units, self.max_units),
-            ("inputs", connectivity.input_dim, self.max_inputs),
-            ("epochs", config.epochs, self.max_epochs),
-            ("samples", dataset.num_samples, self.max_samples),
-        ):
-            if limit is not None and value > limit:
-                raise ValueError(f"This server allows at most {limit} {name}. Received: {value}.")
-
-
-@dataclasses.dataclass(frozen=True)
 class Progress:
     """One progress event, sent after every batch (`kind="batch"`) and every epoch.
 

@@ -9,7 +9,8 @@ import pytest
 from limconn import data, presets
 from limconn.jobs import FAILED, QUEUED, RUNNING, TERMINAL, JobQueue
 from limconn.runs import RunStore
-from limconn.training import Limits, TrainConfig
+from limconn.settings import Limits
+from limconn.training import TrainConfig
 
 
 @pytest.fixture(scope="module")
