@@ -8,7 +8,11 @@ Conventions (shared with Keras's own weight layout):
   shape `(units, units)`;
 * a 3-D mask `(4, rows, units)` is per gate, in Keras's gate order i, f, c, o;
   a 2-D mask applies to all four gates;
-* `output_mask[j]`: unit `j` may reach the readout, shape `(units,)`.
+* `output_mask[j]`: unit `j` may reach the readout, shape `(units,)`;
+* optional signs (Dale's law): `input_sign` / `recurrent_sign` hold -1, 0 or +1 per
+  **source** (`(input_dim,)`, `(units,)`: +1 means every outgoing weight of that source is
+  >= 0 in every gate, -1 means <= 0, 0 leaves it free) or per **connection**, shaped like the
+  mask (a polarity per synapse, as ncps wirings have).
 
 Masks are boolean in memory and in files. Files are read through `limconn.npio`, always:
 sizes are checked before anything is read or decompressed (`MAX_DESIGN_BYTES` unless a
@@ -86,6 +90,57 @@ def as_bool_mask(value: Any, name: str, ndims: tuple[int, ...] = (2, 3)) -> np.n
     return array.astype(bool)
 
 
+def as_sign(value: Any, name: str, mask_shape: tuple[int, ...]) -> np.ndarray | None:
+    """Validates signs for a mask of `mask_shape`: per source `(rows,)` or shaped like it.
+
+    Args:
+        value: `None` (no sign constraints), or integers in {-1, 0, +1}: one per source
+            (`(rows,)`), one per connection (`(rows, units)`), or per gate and connection
+            (`(4, rows, units)`).
+        name: what the signs are called in error messages (e.g. `"input_sign"`).
+        mask_shape: the shape of the mask the signs go with.
+
+    Returns:
+        `None`, or a new int8 array.
+
+    Raises:
+        ValueError: for values other than -1, 0, +1, NaN, or a shape that fits neither a
+            source vector nor the mask; the message names what came.
+    """
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value)
+    except Exception as error:
+        raise ValueError(f"{name} must be an array of -1, 0, +1. Received: {value!r}") from error
+    rows, units = mask_shape[-2], mask_shape[-1]
+    accepted = [(rows,), (rows, units), (NUM_GATES, rows, units)]
+    if array.shape not in accepted:
+        raise ValueError(
+            f"{name} must have shape {accepted[0]} (one sign per source), {accepted[1]} or "
+            f"{accepted[2]} (one per connection). Received: shape {array.shape}."
+        )
+    if array.dtype != bool and not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise ValueError(f"{name} must hold -1, 0 or +1. Received: dtype {array.dtype}.")
+    bad = array[~np.isin(array, (-1, 0, 1))]
+    if bad.size:
+        shown = ", ".join(str(v) for v in np.unique(bad)[:5])
+        raise ValueError(f"{name} must hold only -1, 0 and +1. Received other values: {shown}.")
+    return array.astype(np.int8)
+
+
+def sign_layout(sign: np.ndarray | None, mask_shape: tuple[int, ...]) -> np.ndarray | None:
+    """Signs in the `(rows, 4 * units)` layout of Keras's kernels, or `None`."""
+    if sign is None:
+        return None
+    units = mask_shape[-1]
+    if sign.ndim == 1:
+        return np.repeat(sign[:, None], NUM_GATES * units, axis=1)
+    return expand_gates(sign)
+
+
 def expand_gates(mask: np.ndarray) -> np.ndarray:
     """Returns the `(rows, 4 * units)` layout of Keras's kernels for a 2-D or per-gate mask.
 
@@ -104,6 +159,34 @@ def any_gate(mask: np.ndarray) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
+class SignCounts:
+    """How many sources (per-source signs) or live connections (per-connection signs) are
+    excitatory (+1), inhibitory (-1) or free (0).
+
+    Attributes:
+        per: `"source"` or `"connection"`.
+        excitatory, inhibitory, free: the counts.
+    """
+
+    per: str
+    excitatory: int
+    inhibitory: int
+    free: int
+
+
+def _sign_counts(sign: np.ndarray | None, mask: np.ndarray) -> SignCounts | None:
+    if sign is None:
+        return None
+    if sign.ndim == 1:
+        values, per = sign, "source"
+    else:
+        live = any_gate(mask) if sign.ndim < mask.ndim else np.broadcast_to(mask, sign.shape)
+        values, per = sign[live], "connection"
+    return SignCounts(per, int((values > 0).sum()), int((values < 0).sum()),
+                      int((values == 0).sum()))
+
+
+@dataclasses.dataclass(frozen=True)
 class ConnectivityStats:
     """Numbers that describe a design; computed by `Connectivity.stats()`.
 
@@ -118,6 +201,8 @@ class ConnectivityStats:
         unreachable_units: units that no input reaches, directly or through other units.
         dead_end_units: units whose state cannot reach the readout, directly or through others.
         isolated_units: units with no connection in or out, other than to themselves.
+        input_signs: E/I counts of the input signs, or `None` without input signs.
+        recurrent_signs: E/I counts of the recurrent signs, or `None` without them.
     """
 
     input_density: float
@@ -130,6 +215,8 @@ class ConnectivityStats:
     unreachable_units: tuple[int, ...]
     dead_end_units: tuple[int, ...]
     isolated_units: tuple[int, ...]
+    input_signs: SignCounts | None = None
+    recurrent_signs: SignCounts | None = None
 
     @property
     def parameter_ratio(self) -> float:
@@ -149,6 +236,9 @@ class Connectivity:
         recurrent_mask: `(units, units)` or `(4, units, units)`; all True when omitted.
         output_mask: `(units,)`; all True when omitted.
         metadata: plain JSON-serialisable values (name, preset, parameters, ...).
+        input_sign: `None` (free), or -1/0/+1 per input `(input_dim,)` or per connection
+            (shaped like `input_mask`); see the module docstring.
+        recurrent_sign: `None`, or -1/0/+1 per unit `(units,)` or per connection.
 
     Example:
 
@@ -168,6 +258,8 @@ class Connectivity:
     recurrent_mask: np.ndarray | None = None
     output_mask: np.ndarray | None = None
     metadata: dict = dataclasses.field(default_factory=dict)
+    input_sign: np.ndarray | None = None
+    recurrent_sign: np.ndarray | None = None
 
     def __post_init__(self):
         input_mask = as_bool_mask(self.input_mask, "input_mask")
@@ -204,12 +296,17 @@ class Connectivity:
             raise ValueError(
                 f"metadata must hold plain JSON values. Received: {self.metadata!r}"
             ) from error
+        input_sign = as_sign(self.input_sign, "input_sign", input_mask.shape)
+        recurrent_sign = as_sign(self.recurrent_sign, "recurrent_sign", recurrent_mask.shape)
         for name, value in (
             ("input_mask", input_mask),
             ("recurrent_mask", recurrent_mask),
             ("output_mask", output_mask),
+            ("input_sign", input_sign),
+            ("recurrent_sign", recurrent_sign),
         ):
-            value.setflags(write=False)
+            if value is not None:
+                value.setflags(write=False)
             object.__setattr__(self, name, value)
         object.__setattr__(self, "metadata", metadata)
 
@@ -232,6 +329,11 @@ class Connectivity:
         return self.input_mask.ndim == 3 or self.recurrent_mask.ndim == 3
 
     @property
+    def signed(self) -> bool:
+        """True if either matrix carries sign constraints."""
+        return self.input_sign is not None or self.recurrent_sign is not None
+
+    @property
     def name(self) -> str:
         return str(self.metadata.get("name", ""))
 
@@ -248,6 +350,8 @@ class Connectivity:
             input_mask=_fit(self.input_mask, (input_dim, units)),
             recurrent_mask=_fit(self.recurrent_mask, (units, units)),
             output_mask=_fit(self.output_mask, (units,)),
+            input_sign=_fit_sign(self.input_sign, input_dim, units),
+            recurrent_sign=_fit_sign(self.recurrent_sign, units, units),
         )
 
     def kernel_mask(self) -> np.ndarray:
@@ -258,6 +362,14 @@ class Connectivity:
         """The recurrent mask in the layout of `recurrent_kernel`: `(units, 4 * units)`."""
         return expand_gates(self.recurrent_mask)
 
+    def kernel_sign(self) -> np.ndarray | None:
+        """The input signs in the layout of Keras's `kernel`, or `None` without signs."""
+        return sign_layout(self.input_sign, self.input_mask.shape)
+
+    def recurrent_kernel_sign(self) -> np.ndarray | None:
+        """The recurrent signs in the layout of `recurrent_kernel`, or `None`."""
+        return sign_layout(self.recurrent_sign, self.recurrent_mask.shape)
+
     def __eq__(self, other) -> bool:
         if not isinstance(other, Connectivity):
             return NotImplemented
@@ -267,6 +379,8 @@ class Connectivity:
             and self.recurrent_mask.shape == other.recurrent_mask.shape
             and np.array_equal(self.recurrent_mask, other.recurrent_mask)
             and np.array_equal(self.output_mask, other.output_mask)
+            and _same_sign(self.input_sign, other.input_sign)
+            and _same_sign(self.recurrent_sign, other.recurrent_sign)
             and self.metadata == other.metadata
         )
 
@@ -301,15 +415,25 @@ class Connectivity:
             unreachable_units=tuple(np.flatnonzero(~reached).tolist()),
             dead_end_units=tuple(np.flatnonzero(~reaches_output).tolist()),
             isolated_units=tuple(np.flatnonzero(~has_in & ~has_out).tolist()),
+            input_signs=_sign_counts(self.input_sign, self.input_mask),
+            recurrent_signs=_sign_counts(self.recurrent_sign, self.recurrent_mask),
         )
 
     def save(self, path: str | os.PathLike) -> None:
-        """Writes the design to an `.npz` file (masks as bool arrays, metadata as JSON text)."""
+        """Writes the design to an `.npz` file: masks as bool arrays, signs (if any) as int8,
+        metadata as JSON text."""
+        signs = {
+            name: value
+            for name, value in (("input_sign", self.input_sign),
+                                ("recurrent_sign", self.recurrent_sign))
+            if value is not None
+        }
         np.savez_compressed(
             path,
             input_mask=self.input_mask,
             recurrent_mask=self.recurrent_mask,
             output_mask=self.output_mask,
+            **signs,
             **{_METADATA_KEY: np.array(json.dumps(self.metadata))},
         )
 
@@ -350,6 +474,8 @@ class Connectivity:
             arrays.get("recurrent_mask"),
             arrays.get("output_mask"),
             metadata=metadata,
+            input_sign=arrays.get("input_sign"),
+            recurrent_sign=arrays.get("recurrent_sign"),
         )
 
 
@@ -360,6 +486,23 @@ def _fit(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     common = tuple(slice(0, min(a, b)) for a, b in zip(trailing, shape, strict=True))
     fitted[(..., *common)] = mask[(..., *common)]
     return fitted
+
+
+def _fit_sign(sign: np.ndarray | None, rows: int, units: int) -> np.ndarray | None:
+    """Crops or pads (with 0, free) signs to `rows` sources and `units` targets."""
+    if sign is None:
+        return None
+    shape = (rows,) if sign.ndim == 1 else (*sign.shape[:-2], rows, units)
+    fitted = np.zeros(shape, np.int8)
+    common = tuple(slice(0, min(a, b)) for a, b in zip(sign.shape, shape, strict=True))
+    fitted[common] = sign[common]
+    return fitted
+
+
+def _same_sign(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and np.array_equal(a, b)
 
 
 def _closure(start: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -150,3 +150,39 @@ def test_resizing_keeps_existing_entries_and_switches_new_ones_on():
     assert bigger.resized(2, 3) == design
     with pytest.raises(ValueError, match="units=0"):
         design.resized(2, 0)
+
+
+def test_signs_per_source_or_per_connection_round_trip_and_resize(tmp_path):
+    design = Connectivity(np.ones((3, 4)), input_sign=[1, -1, 0],
+                          recurrent_sign=np.array([[1, 0, -1, 1]] * 4))
+    design.save(tmp_path / "signed.npz")
+    loaded = Connectivity.load(tmp_path / "signed.npz")
+    assert loaded == design and loaded.input_sign.dtype == np.int8 and loaded.signed
+    assert loaded != design.replace(input_sign=[1, 1, 0])
+    assert not Connectivity(np.ones((3, 4))).signed
+    grown = design.resized(5, 6)
+    assert grown.input_sign.tolist() == [1, -1, 0, 0, 0]  # new sources are free
+    assert grown.recurrent_sign.shape == (6, 6) and grown.recurrent_sign[5].tolist() == [0] * 6
+    assert design.kernel_sign().shape == (3, 16) and np.all(design.kernel_sign()[1] == -1)
+
+
+def test_stats_count_excitatory_and_inhibitory_sources_and_connections():
+    recurrent_mask = np.eye(4, dtype=bool)
+    stats = Connectivity(np.ones((2, 4)), recurrent_mask, input_sign=[1, 1],
+                         recurrent_sign=np.diag([1, -1, -1, 0])).stats()
+    assert (stats.input_signs.per, stats.input_signs.excitatory) == ("source", 2)
+    counts = stats.recurrent_signs  # only live connections (the diagonal) are counted
+    assert (counts.per, counts.excitatory, counts.inhibitory, counts.free) == (
+        "connection", 1, 2, 1)
+    assert Connectivity(np.ones((2, 4))).stats().input_signs is None
+
+
+@pytest.mark.parametrize("sign, message", [
+    ([1, 2, 0], r"only -1, 0 and \+1. Received other values: 2"),
+    ([1, 0], r"shape \(3,\) .* Received: shape \(2,\)"),
+    (np.ones((3, 5)), r"Received: shape \(3, 5\)"),
+    (["a", "b", "c"], "Received: dtype <U1"),
+])
+def test_bad_signs_name_what_came(sign, message):
+    with pytest.raises(ValueError, match=message):
+        Connectivity(np.ones((3, 4)), input_sign=sign)
