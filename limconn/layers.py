@@ -1,18 +1,30 @@
-"""Keras layers that enforce a connectivity mask exactly. This is where masks are enforced.
+"""Keras layers that enforce a connectivity mask (and signs) exactly. Masks are enforced here.
 
-Two mechanisms, for two needs:
+Every layer here computes with an **effective weight**: its stored variable where the mask
+is 1 and 0 where it is 0, with the sign rule applied where the design has signs
+(`|w| * sign`, Dale's law). A 0 in the mask is therefore a 0 in the weight the computation
+uses, whatever the stored variable holds, so it has no influence at any time: before the
+first step, after every optimizer step, after save and load, and whatever the optimizer does
+(EMA written back at the end of `fit`, weight decay, clipping, gradient accumulation, loss
+scaling). Because the mask is part of the forward pass, the gradient at a masked position is
+exactly 0, so Keras's optimizers leave the stored value there at the 0 it was given at build
+(all of them except Muon, whose orthogonalised update moves it, and Adafactor, which can
+write NaN there; neither has any influence). `effective_weights()` reads what counts.
 
-* `MaskedLSTM` (strategy `kernel`) keeps the masked entries of Keras's own `kernel` and
-  `recurrent_kernel` at exactly 0: once right after `build` (so they are 0 before the first
-  step) and after every optimizer step, through a `MaskConstraint` that Keras's optimizer
-  applies as `variable.assign(constraint(variable))`. Nothing in the forward pass changes, so
-  the layer keeps Keras's fused cuDNN kernel on GPU, which reads the variables directly.
-* `MaskedLSTMCell` (strategy `custom_cell`) multiplies the masks into the kernels inside the
-  step. It must run under `keras.layers.RNN(cell)`: inside `keras.layers.LSTM` the fused GPU
-  kernel would skip `cell.call` and with it the masks.
+Two places to apply the rule, for two needs:
 
-Every layer here is registered for Keras serialization and holds its masks in `get_config`,
-so a saved `.keras` model loads with the default `safe_mode=True` after `import limconn`.
+* `MaskedLSTM` (strategies `kernel`, `random_dynamic`) computes the effective kernels once per
+  call and runs Keras's own LSTM loop on them: the fused cuDNN kernel on GPU (it reads
+  `cell.kernel` and `cell.recurrent_kernel`, which for the duration of the call are the
+  effective tensors) or the step loop on CPU. No per-step work, no constraint to assign after
+  each step: the cost is one multiply of each kernel per batch.
+* `MaskedLSTMCell` (strategy `custom_cell`) applies the rule inside the step. It must run under
+  `keras.layers.RNN(cell)`: inside `keras.layers.LSTM` the fused GPU kernel would skip
+  `cell.call` and with it the masks.
+
+Every layer is registered for Keras serialization and holds its masks and signs in
+`get_config`, so a saved `.keras` model loads with the default `safe_mode=True` once
+`limconn.layers` is imported (`limconn.load_model` does that for you).
 """
 
 from __future__ import annotations
@@ -21,52 +33,45 @@ import keras
 import numpy as np
 from keras import ops
 
-from limconn.connectivity import NUM_GATES, as_bool_mask, expand_gates
+from limconn.connectivity import NUM_GATES, as_bool_mask, as_sign, expand_gates, sign_layout
 
 _PACKAGE = "limconn"
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class MaskConstraint(keras.constraints.Constraint):
-    """Zeroes the masked entries of a weight, after an optional constraint of the user's.
+class WeightRule:
+    """Turns a stored kernel into the weight a layer computes with: mask, then signs.
 
-    Keras's optimizers apply a variable's constraint after every update, so masked entries
-    stay exactly 0 whatever the gradient, momentum or weight decay did.
+    `effective = w` at connected positions without a sign, `|w| * sign` at connected
+    positions with one, and 0 at masked positions. A selection, not a multiplication: a
+    masked position is 0 even if the stored value there were NaN or infinite (an optimizer
+    such as Adafactor can divide 0 by 0 where a whole block of gradients is 0), and its
+    gradient is exactly 0. Not a layer: a plain value the layers share.
 
     Args:
-        mask: bool or 0/1 array of the weight's shape; True keeps an entry.
-        constraint: a Keras constraint (object, name or config) applied first, or `None`.
-
-    Example:
-
-    >>> constraint = MaskConstraint([[1, 0], [0, 1]])
-    >>> keras.ops.convert_to_numpy(constraint(keras.ops.ones((2, 2))))
-    array([[1., 0.],
-           [0., 1.]], dtype=float32)
+        mask: bool `(rows, cols)` in the kernel's layout; True keeps an entry.
+        sign: int8 `(rows, cols)` in {-1, 0, +1}, or `None` for no sign constraints.
     """
 
-    def __init__(self, mask, constraint=None):
-        self.mask = as_bool_mask(mask, "mask", ndims=(1, 2))
-        self.constraint = keras.constraints.get(constraint)
-        self._multiplier = self.mask.astype("float32")
+    def __init__(self, mask: np.ndarray, sign: np.ndarray | None = None):
+        self.mask = mask
+        self.sign = sign
+        self._signed = None if sign is None else (mask & (sign != 0))
+        self._sign = None if sign is None else sign.astype("float32")
 
     def __call__(self, w):
-        if self.constraint is not None:
-            w = self.constraint(w)
-        return ops.multiply(w, ops.cast(self._multiplier, w.dtype))
+        effective = ops.where(self.mask, w, ops.zeros_like(w))
+        if self._signed is not None:
+            signed = ops.multiply(ops.abs(w), ops.cast(self._sign, w.dtype))
+            effective = ops.where(self._signed, signed, effective)
+        return effective
 
-    def get_config(self):
-        return {
-            "mask": self.mask.tolist(),
-            "constraint": keras.constraints.serialize(self.constraint),
-        }
+    def numpy(self, w) -> np.ndarray:
+        """The effective weight of `w` (a variable or array) as a NumPy array."""
+        return keras.ops.convert_to_numpy(self(ops.convert_to_tensor(w)))
 
-
-def _mask_weights_now(*variables) -> None:
-    """Applies each variable's `MaskConstraint` once, so masked entries start at 0."""
-    for variable in variables:
-        if isinstance(variable.constraint, MaskConstraint):
-            variable.assign(variable.constraint(variable))
+    def masked_values(self, w) -> np.ndarray:
+        """The stored values of `w` at masked positions (all 0 when nothing leaked)."""
+        return keras.ops.convert_to_numpy(w)[~self.mask]
 
 
 def _checked_mask(value, name: str, units: int, rows: int | None = None) -> np.ndarray | None:
@@ -88,34 +93,82 @@ def _checked_mask(value, name: str, units: int, rows: int | None = None) -> np.n
     return mask
 
 
-def _check_input_rows(mask: np.ndarray | None, input_shape) -> None:
+def _check_input_rows(mask: np.ndarray | None, input_shape, what: str = "input_mask") -> None:
     if mask is not None and input_shape[-1] != mask.shape[-2]:
         raise ValueError(
-            f"input_mask has {mask.shape[-2]} rows (one per input feature) but the layer "
+            f"{what} has {mask.shape[-2]} rows (one per input feature) but the layer "
             f"received {input_shape[-1]} features. Received: input_shape={tuple(input_shape)}"
         )
 
 
-def _multiplier(mask: np.ndarray | None, dense_shape: tuple[int, int]) -> np.ndarray:
-    """The float32 `(rows, 4 * units)` multiplier of a mask; all ones for `None`."""
-    if mask is None:
-        mask = np.ones(dense_shape, bool)
-    return expand_gates(mask).astype("float32")
+def _as_list(array: np.ndarray | None):
+    return None if array is None else array.tolist()
 
 
-def _mask_list(mask: np.ndarray | None):
-    return None if mask is None else mask.tolist()
+class _LSTMConnectivity:
+    """The masks and signs of one LSTM, validated at construction and laid out at build.
+
+    Shared by `MaskedLSTM` and `MaskedLSTMCell`, so both read and check their arguments the
+    same way.
+    """
+
+    def __init__(self, units, input_mask, recurrent_mask, input_sign, recurrent_sign):
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"units must be a positive integer. Received: units={units!r}")
+        self.units = units
+        self.input_mask = _checked_mask(input_mask, "input_mask", units)
+        self.recurrent_mask = _checked_mask(recurrent_mask, "recurrent_mask", units, rows=units)
+        self.recurrent_sign = as_sign(
+            recurrent_sign, "recurrent_sign",
+            (units, units) if self.recurrent_mask is None else self.recurrent_mask.shape,
+        )
+        # Without an input mask, the input signs are checked at build, once the number of
+        # input features is known.
+        self.input_sign = None if input_sign is None else np.asarray(input_sign)
+        if self.input_mask is not None:
+            self.input_sign = as_sign(input_sign, "input_sign", self.input_mask.shape)
+
+    def rules(self, sequences_shape) -> tuple[WeightRule, WeightRule]:
+        """The kernel's and the recurrent kernel's rules for inputs of `sequences_shape`."""
+        _check_input_rows(self.input_mask, sequences_shape)
+        input_dim = sequences_shape[-1]
+        input_shape = (input_dim, self.units) if self.input_mask is None else self.input_mask.shape
+        self.input_sign = as_sign(self.input_sign, "input_sign", input_shape)
+        recurrent_shape = (
+            (self.units, self.units) if self.recurrent_mask is None else self.recurrent_mask.shape
+        )
+        return (
+            WeightRule(_kernel_mask(self.input_mask, input_shape),
+                       sign_layout(self.input_sign, input_shape)),
+            WeightRule(_kernel_mask(self.recurrent_mask, recurrent_shape),
+                       sign_layout(self.recurrent_sign, recurrent_shape)),
+        )
+
+    def config(self) -> dict:
+        return {
+            "input_mask": _as_list(self.input_mask),
+            "recurrent_mask": _as_list(self.recurrent_mask),
+            "input_sign": _as_list(self.input_sign),
+            "recurrent_sign": _as_list(self.recurrent_sign),
+        }
+
+
+def _kernel_mask(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask in the `(rows, 4 * units)` kernel layout; all True for `None`."""
+    return expand_gates(np.ones(shape, bool) if mask is None else mask)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MaskedLSTM(keras.layers.LSTM):
-    """Long Short-Term Memory layer whose connections follow a mask, exactly.
+    """Long Short-Term Memory layer whose connections follow a mask (and signs), exactly.
 
     A drop-in for `keras.layers.LSTM`: with no masks it is the dense layer. With masks, an
-    entry that is False has no influence at any time: its weight is 0 from `build` on and
-    after every optimizer step (a `MaskConstraint`, composed with any `kernel_constraint` or
-    `recurrent_constraint` you pass). The forward pass is Keras's own, so the layer stays
-    eligible for the fused cuDNN kernel and costs nothing extra per step.
+    entry that is False has no influence at any time, because the layer computes with
+    `kernel * mask` (see the module docstring): its weight is 0 in every forward pass and its
+    gradient is 0, so the stored variable keeps the 0 it gets at build under every Keras
+    optimizer setting. With signs, a source's outgoing weights are `|w| * sign`: never of the
+    wrong sign, from the initial weights on. The loop is Keras's own, so the layer keeps the
+    fused cuDNN kernel on GPU; the extra cost is one multiply per kernel per batch.
 
     Args:
         units: positive integer, dimensionality of the output space.
@@ -126,9 +179,14 @@ class MaskedLSTM(keras.layers.LSTM):
             unit `i`'s previous hidden state may reach unit `j`. `None` connects every unit.
             It limits `h_{t-1} -> gates`; each unit's own cell state `c` still carries over
             time, as in every LSTM.
-        kernel_constraint: a constraint applied before the mask. Default `None`.
-        recurrent_constraint: a constraint applied before the mask. Default `None`.
-        **kwargs: every other `keras.layers.LSTM` argument.
+        input_sign: `None` (default, free), or -1/0/+1 per input feature `(input_dim,)` or
+            per connection (shaped like `input_mask`): +1 keeps the weights >= 0 in every
+            gate, -1 keeps them <= 0, 0 leaves them free.
+        recurrent_sign: `None`, or -1/0/+1 per unit `(units,)` (Dale's law: excitatory and
+            inhibitory units) or per connection.
+        **kwargs: every other `keras.layers.LSTM` argument. A `kernel_constraint` or
+            `recurrent_constraint` acts on the stored variable, as in Keras; the mask and the
+            signs then apply to what it leaves.
 
     Call arguments: as `keras.layers.LSTM`.
 
@@ -137,74 +195,99 @@ class MaskedLSTM(keras.layers.LSTM):
     >>> inputs = keras.Input((50, 3))
     >>> layer = MaskedLSTM(4, input_mask=np.eye(3, 4), recurrent_mask=np.eye(4))
     >>> outputs = layer(inputs)
-    >>> keras.ops.convert_to_numpy(layer.cell.kernel)[0, 1]
+    >>> float(layer.effective_weights()["kernel"][0, 1])
     0.0
 
     Raises:
-        ValueError: if a mask is not 0/1 or its shape disagrees with `units` or, at build,
-            with the number of input features; the message prints the received shape.
+        ValueError: if a mask is not 0/1, a sign not -1/0/+1, or a shape disagrees with
+            `units` or, at build, with the number of input features; the message prints the
+            received shape.
     """
 
     def __init__(
-        self,
-        units,
-        input_mask=None,
-        recurrent_mask=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
+        self, units, input_mask=None, recurrent_mask=None, input_sign=None, recurrent_sign=None,
         **kwargs,
     ):
-        if not isinstance(units, int) or units <= 0:
-            raise ValueError(f"units must be a positive integer. Received: units={units!r}")
-        input_mask = _checked_mask(input_mask, "input_mask", units)
-        recurrent_mask = _checked_mask(recurrent_mask, "recurrent_mask", units, rows=units)
-        user_kernel_constraint = keras.constraints.get(kernel_constraint)
-        user_recurrent_constraint = keras.constraints.get(recurrent_constraint)
-        super().__init__(
-            units,
-            kernel_constraint=_masked(input_mask, user_kernel_constraint),
-            recurrent_constraint=_masked(recurrent_mask, user_recurrent_constraint),
-            **kwargs,
+        connectivity = _LSTMConnectivity(
+            units, input_mask, recurrent_mask, input_sign, recurrent_sign
         )
-        self.input_mask = input_mask
-        self.recurrent_mask = recurrent_mask
-        self.user_kernel_constraint = user_kernel_constraint
-        self.user_recurrent_constraint = user_recurrent_constraint
+        super().__init__(units, **kwargs)
+        self.connectivity = connectivity
+        self.kernel_rule: WeightRule | None = None
+        self.recurrent_rule: WeightRule | None = None
+
+    @property
+    def input_mask(self) -> np.ndarray | None:
+        return self.connectivity.input_mask
+
+    @property
+    def recurrent_mask(self) -> np.ndarray | None:
+        return self.connectivity.recurrent_mask
 
     def build(self, sequences_shape, initial_state_shape=None):
-        _check_input_rows(self.input_mask, sequences_shape)
+        self.kernel_rule, self.recurrent_rule = self.connectivity.rules(sequences_shape)
         super().build(sequences_shape, initial_state_shape)
-        _mask_weights_now(self.cell.kernel, self.cell.recurrent_kernel)
+        self.cell.kernel.assign(self.kernel_rule(self.cell.kernel))
+        self.cell.recurrent_kernel.assign(self.recurrent_rule(self.cell.recurrent_kernel))
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """Keras's own loop, run on the effective kernels.
+
+        Both of Keras's paths (the fused cuDNN kernel and the step loop) read
+        `cell.kernel` and `cell.recurrent_kernel`. For the duration of this call those
+        attributes hold the effective tensors, computed once here, then the variables are
+        put back; nothing else about the loop changes.
+        """
+        cell = self.cell
+        kernel, recurrent_kernel = cell.kernel, cell.recurrent_kernel
+        # object.__setattr__: a plain swap, kept out of Keras's variable tracking.
+        object.__setattr__(cell, "kernel", self.kernel_rule(kernel))
+        object.__setattr__(cell, "recurrent_kernel", self.recurrent_rule(recurrent_kernel))
+        try:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        finally:
+            object.__setattr__(cell, "kernel", kernel)
+            object.__setattr__(cell, "recurrent_kernel", recurrent_kernel)
+
+    def effective_weights(self) -> dict[str, np.ndarray]:
+        """The weights the layer computes with: `kernel` `(input_dim, 4 * units)`,
+        `recurrent_kernel` `(units, 4 * units)` and `bias` `(4 * units,)` if it has one."""
+        weights = {
+            "kernel": self.kernel_rule.numpy(self.cell.kernel),
+            "recurrent_kernel": self.recurrent_rule.numpy(self.cell.recurrent_kernel),
+        }
+        if self.cell.use_bias:
+            weights["bias"] = keras.ops.convert_to_numpy(self.cell.bias)
+        return weights
+
+    def masked_values(self) -> np.ndarray:
+        """The stored variables' values at masked positions; all 0 when nothing leaked."""
+        return np.concatenate([
+            self.kernel_rule.masked_values(self.cell.kernel),
+            self.recurrent_rule.masked_values(self.cell.recurrent_kernel),
+        ])
 
     def get_config(self):
-        config = super().get_config()
-        config["kernel_constraint"] = keras.constraints.serialize(self.user_kernel_constraint)
-        config["recurrent_constraint"] = keras.constraints.serialize(
-            self.user_recurrent_constraint
-        )
-        config["input_mask"] = _mask_list(self.input_mask)
-        config["recurrent_mask"] = _mask_list(self.recurrent_mask)
-        return config
-
-
-def _masked(mask: np.ndarray | None, constraint):
-    return constraint if mask is None else MaskConstraint(expand_gates(mask), constraint)
+        return {**super().get_config(), **self.connectivity.config()}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MaskedLSTMCell(keras.layers.LSTMCell):
-    """An LSTM cell that multiplies connectivity masks into its kernels at every step.
+    """An LSTM cell that applies connectivity masks (and signs) to its kernels in every step.
 
     Use it under `keras.layers.RNN(cell)`, never inside `keras.layers.LSTM`, whose fused GPU
     kernel would bypass `call` and the masks with it. Slower than `MaskedLSTM` (the RNN step
-    loop, no cuDNN) and more flexible: the masks act on the computation itself, so the cell
-    is the place to try connectivity that changes per step. The stored weights are also
-    masked once at build, so they read 0 where the mask is 0 (their gradient there is 0).
+    loop, no cuDNN, the rule applied at every step) and more flexible: the masks act on the
+    computation itself, so the cell is the place to try connectivity that changes per step.
+    The stored weights are given the rule once at build, so they read 0 where the mask is 0
+    (and their gradient there is 0).
 
     Args:
         units: positive integer, dimensionality of the output space.
         input_mask: `(input_dim, units)` or `(4, input_dim, units)`; see `MaskedLSTM`.
         recurrent_mask: `(units, units)` or `(4, units, units)`; see `MaskedLSTM`.
+        input_sign: see `MaskedLSTM`.
+        recurrent_sign: see `MaskedLSTM`.
         **kwargs: every other `keras.layers.LSTMCell` argument.
 
     Example:
@@ -216,22 +299,31 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
         ValueError: as `MaskedLSTM`.
     """
 
-    def __init__(self, units, input_mask=None, recurrent_mask=None, **kwargs):
-        if not isinstance(units, int) or units <= 0:
-            raise ValueError(f"units must be a positive integer. Received: units={units!r}")
-        input_mask = _checked_mask(input_mask, "input_mask", units)
-        recurrent_mask = _checked_mask(recurrent_mask, "recurrent_mask", units, rows=units)
+    def __init__(
+        self, units, input_mask=None, recurrent_mask=None, input_sign=None, recurrent_sign=None,
+        **kwargs,
+    ):
+        connectivity = _LSTMConnectivity(
+            units, input_mask, recurrent_mask, input_sign, recurrent_sign
+        )
         super().__init__(units, **kwargs)
-        self.input_mask = input_mask
-        self.recurrent_mask = recurrent_mask
+        self.connectivity = connectivity
+        self.kernel_rule: WeightRule | None = None
+        self.recurrent_rule: WeightRule | None = None
+
+    @property
+    def input_mask(self) -> np.ndarray | None:
+        return self.connectivity.input_mask
+
+    @property
+    def recurrent_mask(self) -> np.ndarray | None:
+        return self.connectivity.recurrent_mask
 
     def build(self, input_shape):
-        _check_input_rows(self.input_mask, input_shape)
+        self.kernel_rule, self.recurrent_rule = self.connectivity.rules(input_shape)
         super().build(input_shape)
-        self.kernel_multiplier = _multiplier(self.input_mask, (input_shape[-1], self.units))
-        self.recurrent_multiplier = _multiplier(self.recurrent_mask, (self.units, self.units))
-        self.kernel.assign(self.kernel * self.kernel_multiplier)
-        self.recurrent_kernel.assign(self.recurrent_kernel * self.recurrent_multiplier)
+        self.kernel.assign(self.kernel_rule(self.kernel))
+        self.recurrent_kernel.assign(self.recurrent_rule(self.recurrent_kernel))
 
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states
@@ -239,35 +331,46 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
             inputs = inputs * self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        kernel = self.kernel * ops.cast(self.kernel_multiplier, self.kernel.dtype)
-        recurrent_kernel = self.recurrent_kernel * ops.cast(
-            self.recurrent_multiplier, self.recurrent_kernel.dtype
-        )
-        z = ops.matmul(inputs, kernel) + ops.matmul(h_tm1, recurrent_kernel)
+        z = ops.matmul(inputs, self.kernel_rule(self.kernel))
+        z = z + ops.matmul(h_tm1, self.recurrent_rule(self.recurrent_kernel))
         if self.use_bias:
             z = z + self.bias
         c, o = self._compute_carry_and_output_fused(ops.split(z, 4, axis=1), c_tm1)
         h = o * self.activation(c)
         return h, [h, c]
 
+    def effective_weights(self) -> dict[str, np.ndarray]:
+        """The weights each step uses; see `MaskedLSTM.effective_weights`."""
+        weights = {
+            "kernel": self.kernel_rule.numpy(self.kernel),
+            "recurrent_kernel": self.recurrent_rule.numpy(self.recurrent_kernel),
+        }
+        if self.use_bias:
+            weights["bias"] = keras.ops.convert_to_numpy(self.bias)
+        return weights
+
+    def masked_values(self) -> np.ndarray:
+        """The stored variables' values at masked positions; all 0 when nothing leaked."""
+        return np.concatenate([
+            self.kernel_rule.masked_values(self.kernel),
+            self.recurrent_rule.masked_values(self.recurrent_kernel),
+        ])
+
     def get_config(self):
-        config = super().get_config()
-        config["input_mask"] = _mask_list(self.input_mask)
-        config["recurrent_mask"] = _mask_list(self.recurrent_mask)
-        return config
+        return {**super().get_config(), **self.connectivity.config()}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MaskedDense(keras.layers.Dense):
     """A `Dense` layer whose kernel `(input_dim, units)` follows a mask, exactly.
 
-    Masked entries are 0 from `build` on and after every optimizer step, as in `MaskedLSTM`.
-    Applied to a sequence it maps every time step through the same sparse map.
+    It computes with `kernel * mask`, as `MaskedLSTM` does, and masked entries of the stored
+    kernel are 0 from `build` on. Applied to a sequence it maps every time step through the
+    same sparse map. Quantization and LoRA, which rewrite the kernel, are not supported.
 
     Args:
         units: positive integer, dimensionality of the output space.
         kernel_mask: `(input_dim, units)`, bool or 0/1; True keeps a connection.
-        kernel_constraint: a constraint applied before the mask. Default `None`.
         **kwargs: every other `keras.layers.Dense` argument.
 
     Example:
@@ -276,27 +379,47 @@ class MaskedDense(keras.layers.Dense):
     >>> outputs = layer(keras.Input((50, 3)))
     """
 
-    def __init__(self, units, kernel_mask, kernel_constraint=None, **kwargs):
+    def __init__(self, units, kernel_mask, **kwargs):
         mask = _checked_mask(kernel_mask, "kernel_mask", units)
         if mask.ndim != 2:
             raise ValueError(
                 f"kernel_mask must be 2-D (input_dim, units). Received: shape {mask.shape}"
             )
-        user_constraint = keras.constraints.get(kernel_constraint)
-        super().__init__(units, kernel_constraint=MaskConstraint(mask, user_constraint), **kwargs)
+        super().__init__(units, **kwargs)
         self.kernel_mask = mask
-        self.user_kernel_constraint = user_constraint
+        self.kernel_rule = WeightRule(mask)
 
     def build(self, input_shape):
-        _check_input_rows(self.kernel_mask, input_shape)
+        _check_input_rows(self.kernel_mask, input_shape, "kernel_mask")
         super().build(input_shape)
-        _mask_weights_now(self.kernel)
+        self._kernel.assign(self.kernel_rule(self._kernel))
+
+    def call(self, inputs, training=None):
+        outputs = ops.matmul(inputs, self.kernel_rule(self._kernel))
+        if self.bias is not None:
+            outputs = ops.add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def quantize(self, mode, **kwargs):
+        raise NotImplementedError(
+            f"MaskedDense computes with kernel * mask and cannot be quantized. Received: {mode!r}"
+        )
+
+    def effective_weights(self) -> dict[str, np.ndarray]:
+        """The kernel the layer computes with (and its bias, if any)."""
+        weights = {"kernel": self.kernel_rule.numpy(self._kernel)}
+        if self.bias is not None:
+            weights["bias"] = keras.ops.convert_to_numpy(self.bias)
+        return weights
+
+    def masked_values(self) -> np.ndarray:
+        """The stored kernel's values at masked positions; all 0 when nothing leaked."""
+        return self.kernel_rule.masked_values(self._kernel)
 
     def get_config(self):
-        config = super().get_config()
-        config["kernel_constraint"] = keras.constraints.serialize(self.user_kernel_constraint)
-        config["kernel_mask"] = self.kernel_mask.tolist()
-        return config
+        return {**super().get_config(), "kernel_mask": self.kernel_mask.tolist()}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -304,7 +427,7 @@ class FixedMask(keras.layers.Layer):
     """Multiplies the last axis by a fixed 0/1 vector: switches features or units off.
 
     Used before an LSTM to turn whole input features off (`input_features` strategy) and
-    after it to choose which units reach the readout (`output` masks).
+    after it to choose which units the readout reads (`output` masks).
 
     Args:
         mask: `(features,)`, bool or 0/1.

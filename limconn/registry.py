@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -52,13 +53,15 @@ class Parameter:
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """A registered function: its name, one-line summary, full docstring and parameters."""
+    """A registered function: its name, one-line summary, full docstring and parameters,
+    plus whatever the registry's users attach to it (e.g. a strategy's `enforces`)."""
 
     name: str
     function: Callable
     summary: str
     doc: str
     parameters: tuple[Parameter, ...]
+    attributes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def description(self) -> str:
@@ -81,8 +84,14 @@ class Registry:
         self.positional = positional
         self._entries: dict[str, Entry] = {}
 
-    def register(self, function: Callable) -> Callable:
-        """Decorator: adds `function` under its own name."""
+    def register(self, function: Callable | None = None, /, **attributes) -> Callable:
+        """Decorator: adds `function` under its own name.
+
+        Use it bare (`@REGISTRY.register`) or with attributes kept on the entry
+        (`@STRATEGIES.register(enforces=...)`).
+        """
+        if function is None:
+            return lambda decorated: self.register(decorated, **attributes)
         doc = inspect.getdoc(function) or ""
         signature = inspect.signature(function)
         keywords = list(signature.parameters.values())[self.positional :]
@@ -101,6 +110,7 @@ class Registry:
             summary=doc.splitlines()[0] if doc else "",
             doc=doc,
             parameters=parameters,
+            attributes=types.MappingProxyType(dict(attributes)),
         )
         return function
 

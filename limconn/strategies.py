@@ -1,29 +1,40 @@
 """How a design is enforced: a registry from strategy name to a Keras model builder.
 
 Every strategy is `NAME(connectivity, input_shape, head, **options) -> keras.Model`,
-registered in `STRATEGIES`; its docstring's summary and prose are what the app shows.
-All models are many-to-one: an LSTM reads the sequence, its last hidden state goes through
-the design's output mask to a `Dense` readout. `build_model` is the entry point:
+registered in `STRATEGIES` with the `Enforcement` that states what it enforces (see
+`limconn.enforcement`); its docstring's summary and prose are what the app shows, and the
+tests check each statement. All models are many-to-one: an LSTM (layer `lstm`) reads the
+sequence, its last hidden state goes through the design's output mask (`output_mask`) to a
+`Dense` readout (`readout`). `build_model` is the entry point:
 
 >>> from limconn import presets
 >>> design = presets.random(2, 16, density=0.5, seed=0)
->>> model = build_model("kernel", design, (50, 2), Head("regression", 1))
+>>> model = build_model("kernel", design, (50, 2), Head("regression", 1))  # doctest: +SKIP
 
-To add a strategy, write one function and decorate it with `@STRATEGIES.register`.
+To add a strategy, write one function and decorate it with
+`@STRATEGIES.register(enforces=Enforcement(...))`. Keras is imported inside the builders, so
+listing strategies never loads TensorFlow.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import keras
-
 from limconn.connectivity import Connectivity, any_gate
-from limconn.layers import FixedMask, MaskedDense, MaskedLSTM, MaskedLSTMCell
+from limconn.enforcement import Enforcement
 from limconn.registry import Registry
 
 STRATEGIES = Registry("strategy", positional=3)
 HEAD_KINDS = ("regression", "classification")
+
+
+def enforcement_of(strategy: str) -> Enforcement:
+    """What the named strategy enforces.
+
+    Raises:
+        ValueError: for an unknown strategy, naming the known ones.
+    """
+    return STRATEGIES.get(strategy).attributes["enforces"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +65,7 @@ def build_model(
     input_shape: tuple[int | None, int],
     head: Head,
     **options,
-) -> keras.Model:
+):
     """Builds an uncompiled many-to-one model that enforces `connectivity` the strategy's way.
 
     Args:
@@ -75,89 +86,127 @@ def build_model(
     return STRATEGIES.call(strategy, connectivity, tuple(input_shape), head, **options)
 
 
-def _model(name: str, inputs, hidden, connectivity: Connectivity, head: Head) -> keras.Model:
+def _model(name: str, inputs, hidden, connectivity: Connectivity, head: Head):
     """Output mask, readout, and the `keras.Model` around them."""
+    import keras
+
+    from limconn.layers import FixedMask
+
     hidden = FixedMask(connectivity.output_mask, name="output_mask")(hidden)
     activation = "softmax" if head.kind == "classification" else None
     outputs = keras.layers.Dense(head.outputs, activation=activation, name="readout")(hidden)
     return keras.Model(inputs, outputs, name=name)
 
 
-def _masked_lstm(connectivity: Connectivity) -> MaskedLSTM:
+def _masked_lstm(connectivity: Connectivity):
+    from limconn.layers import MaskedLSTM
+
     return MaskedLSTM(
         connectivity.units,
         input_mask=connectivity.input_mask,
         recurrent_mask=connectivity.recurrent_mask,
+        input_sign=connectivity.input_sign,
+        recurrent_sign=connectivity.recurrent_sign,
         name="lstm",
     )
 
 
-@STRATEGIES.register
-def kernel(connectivity, input_shape, head) -> keras.Model:
+def _dense_lstm(connectivity: Connectivity):
+    import keras
+
+    return keras.layers.LSTM(connectivity.units, name="lstm")
+
+
+@STRATEGIES.register(enforces=Enforcement(input="connections", recurrent="connections", signs=True))
+def kernel(connectivity, input_shape, head):
     """Masked weights: input→unit and unit→unit, per gate, exactly 0 in the LSTM's own kernels.
 
-    The default. A `MaskedLSTM` zeroes masked weights when it is built and after every
-    optimizer step, so a 0 in the mask has no influence at any time. The forward pass is
-    Keras's own LSTM, so it keeps the fused cuDNN kernel on GPU and costs nothing extra.
-    Honours the input, recurrent and output masks.
+    The default. A `MaskedLSTM` computes with its kernels times the masks (and the signs,
+    if the design has them), so a 0 in the mask is a 0 in every weight the model uses, from
+    the first step on, and its gradient is 0, so the stored weight stays 0 too. The loop is
+    Keras's own LSTM, so it keeps the fused cuDNN kernel on GPU. Honours the input,
+    recurrent and output masks and the signs.
     """
+    import keras
+
     inputs = keras.Input(input_shape)
     return _model("kernel", inputs, _masked_lstm(connectivity)(inputs), connectivity, head)
 
 
-@STRATEGIES.register
-def custom_cell(connectivity, input_shape, head) -> keras.Model:
-    """Masks multiplied in every step of a custom LSTM cell: same limits, computed in the step.
+@STRATEGIES.register(enforces=Enforcement(input="connections", recurrent="connections", signs=True))
+def custom_cell(connectivity, input_shape, head):
+    """Masks applied in every step of a custom LSTM cell: same limits, computed in the step.
 
-    A `MaskedLSTMCell` under `keras.layers.RNN`: the masks act on the computation itself,
-    which is the most flexible place for experiments, at the price of the step loop (no
-    fused cuDNN kernel; slower). Honours the input, recurrent and output masks.
+    A `MaskedLSTMCell` under `keras.layers.RNN`: the masks (and signs) act on the
+    computation itself at every step, which is the most flexible place for experiments, at
+    the price of the step loop (no fused cuDNN kernel; slower). Honours the input,
+    recurrent and output masks and the signs.
     """
+    import keras
+
+    from limconn.layers import MaskedLSTMCell
+
     cell = MaskedLSTMCell(
         connectivity.units,
         input_mask=connectivity.input_mask,
         recurrent_mask=connectivity.recurrent_mask,
+        input_sign=connectivity.input_sign,
+        recurrent_sign=connectivity.recurrent_sign,
     )
     inputs = keras.Input(input_shape)
     hidden = keras.layers.RNN(cell, name="lstm")(inputs)
     return _model("custom_cell", inputs, hidden, connectivity, head)
 
 
-@STRATEGIES.register
-def input_features(connectivity, input_shape, head) -> keras.Model:
+@STRATEGIES.register(enforces=Enforcement(input="features", recurrent="none", signs=False))
+def input_features(connectivity, input_shape, head):
     """Whole input features on or off for every unit, before a dense LSTM.
 
     Coarser than connectivity: a feature is kept if the input mask connects it to any unit,
-    and then it reaches all units; the recurrent mask is not used. This is the everyday
+    and then it reaches all units; a feature whose row is empty is multiplied by 0. The
+    recurrent mask and the signs are not used: the LSTM is dense. This is the everyday
     "mask some features" answer, offered for comparison. Honours the output mask.
     """
+    import keras
+
+    from limconn.layers import FixedMask
+
     kept = any_gate(connectivity.input_mask).any(axis=1)
     inputs = keras.Input(input_shape)
     features = FixedMask(kept, name="input_features")(inputs)
-    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(features)
+    hidden = _dense_lstm(connectivity)(features)
     return _model("input_features", inputs, hidden, connectivity, head)
 
 
-@STRATEGIES.register
-def output(connectivity, input_shape, head) -> keras.Model:
-    """Only the readout is limited: a dense LSTM, then a fixed mask on which units reach it.
+@STRATEGIES.register(enforces=Enforcement(input="none", recurrent="none", signs=False))
+def output(connectivity, input_shape, head):
+    """Only the readout is limited: a dense LSTM, then a fixed mask on which units it reads.
 
-    Input and recurrent masks are not used; units outside the output mask still compute and
-    still feed other units, they just cannot reach the prediction directly.
+    Input and recurrent masks and signs are not used. A unit outside the output mask is not
+    read by the readout, but it still computes and, through the dense recurrent weights,
+    still acts on the units that are read: it influences the prediction indirectly.
     """
+    import keras
+
     inputs = keras.Input(input_shape)
-    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(inputs)
+    hidden = _dense_lstm(connectivity)(inputs)
     return _model("output", inputs, hidden, connectivity, head)
 
 
-@STRATEGIES.register
-def sparse_projection(connectivity, input_shape, head) -> keras.Model:
+@STRATEGIES.register(enforces=Enforcement(input="projection", recurrent="none", signs=False))
+def sparse_projection(connectivity, input_shape, head):
     """Inputs pass through a sparse linear map (the input mask) into a dense LSTM.
 
     A `MaskedDense` without bias maps each step's features to `units` embedding channels,
     input `i` reaching channel `j` only where the input mask (any gate) allows; a dense
-    LSTM then reads the embedding. The recurrent mask is not used. Honours the output mask.
+    LSTM then reads every channel, so an input reaches every unit through any channel it
+    has. The masked weights are the projection's; the LSTM's kernels are dense. The
+    recurrent mask and the signs are not used. Honours the output mask.
     """
+    import keras
+
+    from limconn.layers import MaskedDense
+
     inputs = keras.Input(input_shape)
     embedded = MaskedDense(
         connectivity.units,
@@ -165,22 +214,30 @@ def sparse_projection(connectivity, input_shape, head) -> keras.Model:
         use_bias=False,
         name="projection",
     )(inputs)
-    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(embedded)
+    hidden = _dense_lstm(connectivity)(embedded)
     return _model("sparse_projection", inputs, hidden, connectivity, head)
 
 
-@STRATEGIES.register
-def random_dynamic(connectivity, input_shape, head, rate: float = 0.5) -> keras.Model:
-    """The design's masks plus a fresh random input mask for every sequence, in training only.
+@STRATEGIES.register(enforces=Enforcement(
+    input="connections", recurrent="connections", signs=True,
+    note="In training, each sequence also loses a random subset of its input features "
+         "(every step of it); inference uses every feature.",
+))
+def random_dynamic(connectivity, input_shape, head, rate: float = 0.5):
+    """The design's masks plus random whole-feature dropping per sequence, in training only.
 
-    DropConnect-style regularisation on top of the painted design: during training each
-    sequence sees a random subset of its input features (dropped with probability `rate`,
-    the rest scaled by 1 / (1 - rate)); at inference every feature is used. The random mask
-    is drawn per batch for whatever batch size comes. Honours all three masks.
+    Regularisation on top of the painted design (it is not DropConnect: whole features are
+    dropped, not single weights): during training each sequence sees a random subset of its
+    input features, each dropped with probability `rate` for all its steps, the rest scaled
+    by 1 / (1 - rate); at inference every feature is used. The random mask is drawn per
+    batch for whatever batch size comes. Honours all three masks and the signs exactly, as
+    `kernel` does.
 
     Args:
         rate: probability of dropping each input feature of a sequence, in [0, 1).
     """
+    import keras
+
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate must be in [0, 1). Received: rate={rate!r}")
     inputs = keras.Input(input_shape)
@@ -191,20 +248,28 @@ def random_dynamic(connectivity, input_shape, head, rate: float = 0.5) -> keras.
     return _model("random_dynamic", inputs, hidden, connectivity, head)
 
 
-@STRATEGIES.register
-def timestep(connectivity, input_shape, head, mask_value: float = 0.0) -> keras.Model:
+@STRATEGIES.register(enforces=Enforcement(
+    input="none", recurrent="none", signs=False,
+    note="Not connectivity: a step whose features all equal mask_value is skipped, whatever "
+         "task it comes from (a synthetic task's all-zero steps included).",
+))
+def timestep(connectivity, input_shape, head, mask_value: float = 0.0):
     """Not connectivity: skips padded time steps of variable-length sequences.
 
     A `Masking` layer makes the LSTM skip every time step whose features all equal
     `mask_value`, as for sequences padded to a common length. It limits *which steps* are
-    read, not which inputs reach which units: the input and recurrent masks are not used.
+    read, not which inputs reach which units: the input and recurrent masks and the signs
+    are not used. Beware: it skips *every* such step, not only padding; on the `copy` task
+    the delay steps are all zero and get skipped, which removes the delay the task is about.
     Offered because it is the answer most often given, and explained as what it is.
     Honours the output mask.
 
     Args:
         mask_value: the padding value; a step whose features all equal it is skipped.
     """
+    import keras
+
     inputs = keras.Input(input_shape)
     masked = keras.layers.Masking(mask_value, name="skip_padding")(inputs)
-    hidden = keras.layers.LSTM(connectivity.units, name="lstm")(masked)
+    hidden = _dense_lstm(connectivity)(masked)
     return _model("timestep", inputs, hidden, connectivity, head)

@@ -30,9 +30,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from limconn.connectivity import NUM_GATES, Connectivity
+from limconn.connectivity import Connectivity
 from limconn.data import Dataset
-from limconn.layers import MaskConstraint, MaskedLSTMCell
+from limconn.enforcement import max_masked_weight, trained_weights
 from limconn.strategies import STRATEGIES, Head, build_model
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
@@ -127,10 +127,11 @@ class RunResult:
             since training began. A stopped run's last row covers the part of its epoch
             that ran (Keras ends the epoch, validation included, when training stops).
         wall_time: seconds spent in `fit`.
-        weights: the LSTM's trained weights per gate: `kernel` `(4, input_dim, units)`,
-            `recurrent_kernel` `(4, units, units)`, `bias` `(4, units)`.
-        max_masked_weight: the largest |weight| at a position the strategy masks (must be 0),
-            or `None` if the strategy masks no weights.
+        weights: the trained weights the model computes with, as
+            `limconn.enforcement.trained_weights` returns them (the LSTM's per gate, the
+            projection's if any, the readout's).
+        max_masked_weight: the largest |stored weight| at a position the strategy masks
+            (must be 0), or `None` if the strategy masks no weights.
         model: the trained `keras.Model`.
     """
 
@@ -224,7 +225,7 @@ def train(
         stop_reason=reporter.stop_reason,
         history=reporter.history,
         wall_time=reporter.elapsed(),
-        weights=lstm_weights_per_gate(model),
+        weights=trained_weights(model),
         max_masked_weight=max_masked_weight(model),
         model=model,
     )
@@ -285,49 +286,3 @@ class _Reporter(keras.callbacks.Callback):
 
 def _floats(logs) -> dict[str, float]:
     return {key: float(value) for key, value in (logs or {}).items()}
-
-
-def lstm_weights_per_gate(model: keras.Model) -> dict[str, np.ndarray]:
-    """The `lstm` layer's kernel, recurrent kernel and bias, split per gate (i, f, c, o).
-
-    Returns `kernel` `(4, input_dim, units)`, `recurrent_kernel` `(4, units, units)` and
-    `bias` `(4, units)`, as float32 arrays. For `custom_cell` these are the effective
-    (masked) weights the step uses.
-    """
-    cell = model.get_layer("lstm").cell
-    arrays = {
-        "kernel": keras.ops.convert_to_numpy(cell.kernel),
-        "recurrent_kernel": keras.ops.convert_to_numpy(cell.recurrent_kernel),
-    }
-    if isinstance(cell, MaskedLSTMCell):
-        arrays["kernel"] = arrays["kernel"] * cell.kernel_multiplier
-        arrays["recurrent_kernel"] = arrays["recurrent_kernel"] * cell.recurrent_multiplier
-    per_gate = {
-        name: value.reshape(value.shape[0], NUM_GATES, -1).transpose(1, 0, 2).astype("float32")
-        for name, value in arrays.items()
-    }
-    if cell.use_bias:
-        per_gate["bias"] = keras.ops.convert_to_numpy(cell.bias).reshape(NUM_GATES, -1)
-    return per_gate
-
-
-def max_masked_weight(model: keras.Model) -> float | None:
-    """The largest |value| of any weight at a position its mask switches off.
-
-    Looks at every variable held to a `MaskConstraint` and at `MaskedLSTMCell` kernels.
-    Returns `None` if the model masks no weights. A correct run returns exactly 0.0.
-    """
-    found = []
-    for variable in model.trainable_variables:
-        if isinstance(variable.constraint, MaskConstraint):
-            found.append((keras.ops.convert_to_numpy(variable), variable.constraint.mask))
-    for layer in model.layers:
-        cell = getattr(layer, "cell", None)
-        if isinstance(cell, MaskedLSTMCell):
-            found.append((keras.ops.convert_to_numpy(cell.kernel), cell.kernel_multiplier > 0))
-            found.append(
-                (keras.ops.convert_to_numpy(cell.recurrent_kernel), cell.recurrent_multiplier > 0)
-            )
-    if not found:
-        return None
-    return max(float(np.abs(values[~mask]).max(initial=0.0)) for values, mask in found)
