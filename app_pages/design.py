@@ -125,7 +125,7 @@ for column, (title, field) in zip(painters, MATRICES.items(), strict=True):
         shown = gate_view(mask, gate)
         source, target = labels[field]
         painted = paint_mask(shown, key=f"painter.{field}.{name}.{gate}",
-                             source_label=source, target_label=target)
+                             source_label=source, target_label=target).mask
         if not np.array_equal(painted, shown):
             design = design.replace(**{field: with_painted(mask, painted, gate)})
             state.put(name, design)

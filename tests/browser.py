@@ -165,14 +165,42 @@ def save_screenshot(page: Any, name: str) -> Path | None:
     return path
 
 
-def cell_centre(canvas: Any, row: int, col: int) -> tuple[float, float]:
-    """Page coordinates of a painter cell's centre, from its canvas's `data-*` layout."""
+def _layout(canvas: Any) -> dict[str, float]:
+    """The painter canvas's page position and its `data-*` layout (CSS px)."""
     box = canvas.bounding_box()
     assert box is not None, "the painter's canvas is not on screen"
-    cell = float(canvas.get_attribute("data-cell"))
-    left = float(canvas.get_attribute("data-left"))
-    top = float(canvas.get_attribute("data-top"))
-    return box["x"] + left + (col + 0.5) * cell, box["y"] + top + (row + 0.5) * cell
+    layout = {"x": box["x"], "y": box["y"]}
+    for name in ("cell", "left", "top", "strip-left", "strip-width"):
+        value = canvas.get_attribute(f"data-{name}")
+        layout[name] = float(value) if value is not None else None
+    return layout
+
+
+def cell_centre(canvas: Any, row: int, col: int) -> tuple[float, float]:
+    """Page coordinates of a painter cell's centre, from its canvas's `data-*` layout."""
+    g = _layout(canvas)
+    return g["x"] + g["left"] + (col + 0.5) * g["cell"], g["y"] + g["top"] + (row + 0.5) * g["cell"]
+
+
+def row_label_point(canvas: Any, row: int) -> tuple[float, float]:
+    """Page coordinates on a row's tick-number band, left of the sign strip (if any)."""
+    g = _layout(canvas)
+    label_right = g["strip-left"] if g["strip-left"] is not None else g["left"]
+    return g["x"] + label_right - 8, g["y"] + g["top"] + (row + 0.5) * g["cell"]
+
+
+def column_label_point(canvas: Any, col: int) -> tuple[float, float]:
+    """Page coordinates on a column's tick-number band, above the grid."""
+    g = _layout(canvas)
+    return g["x"] + g["left"] + (col + 0.5) * g["cell"], g["y"] + g["top"] - 8
+
+
+def strip_centre(canvas: Any, row: int) -> tuple[float, float]:
+    """Page coordinates of a row's cell in the painter's sign strip."""
+    g = _layout(canvas)
+    assert g["strip-left"] is not None, "the painter shows no sign strip"
+    x = g["x"] + g["strip-left"] + g["strip-width"] / 2
+    return x, g["y"] + g["top"] + (row + 0.5) * g["cell"]
 
 
 def draw_stroke(page: Any, painter: Any, waypoints: Sequence[tuple[int, int]]) -> None:

@@ -2,6 +2,8 @@
 
 Keeps a 12 x 20 mask in `st.session_state` (or `?rows=..&cols=..`), paints it, and shows
 the stored mask's connected cells as JSON (up to 64 x 64) plus a `.npy` download of it.
+With `?signs=1` the painter shows its sign strip (every row free at first) and the page
+shows the stored row signs as text, `row_signs [0, 1, -1, ...]`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,16 @@ if "mask" not in st.session_state:
     rows = int(st.query_params.get("rows", 12))
     cols = int(st.query_params.get("cols", 20))
     st.session_state.mask = np.zeros((rows, cols), dtype=bool)
+    if st.query_params.get("signs") == "1":
+        st.session_state.row_signs = np.zeros(rows, dtype=np.int8)
 
-st.session_state.mask = paint_mask(st.session_state.mask, key="painter")
-mask = st.session_state.mask
+painted = paint_mask(
+    st.session_state.mask, key="painter", row_signs=st.session_state.get("row_signs")
+)
+st.session_state.mask = mask = painted.mask
+if painted.row_signs is not None:
+    st.session_state.row_signs = painted.row_signs
+    st.text("row_signs " + json.dumps(painted.row_signs.tolist()))
 
 # The download sits before the JSON: once the JSON shows a stroke, the file has it too.
 buffer = io.BytesIO()

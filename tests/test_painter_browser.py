@@ -3,7 +3,8 @@
 Runs `tests/painter_app.py` under `streamlit run` and drives Debian's Chromium. The
 component renders in an open shadow root (`isolate_styles=True`), which Playwright's CSS
 locators pierce, so `canvas.lc-grid` is found directly; the canvas exposes its geometry
-as `data-rows/cols/cell/left/top` (CSS px), from which cell centres are computed.
+as `data-rows/cols/cell/left/top` and `data-strip-left/width` (CSS px), from which cell,
+label and sign-strip positions are computed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser import cell_centre, draw_stroke, streamlit_server
+from tests.browser import (
+    cell_centre,
+    column_label_point,
+    draw_stroke,
+    row_label_point,
+    streamlit_server,
+    strip_centre,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -37,14 +45,27 @@ def _expect_cells(page: Page, cells) -> None:
     expect(_stored_cells(page)).to_have_text(json.dumps(sorted(cells)), timeout=TIMEOUT_MS)
 
 
-def test_stroke_invert_and_hover(page: Page, painter_url: str, tmp_path: Path) -> None:
+def _open(page: Page, url: str):
+    """Opens the painter app; returns its canvas once it shows an empty 12 x 20 mask."""
     page.set_viewport_size({"width": 1000, "height": 900})
-    page.goto(painter_url)
+    page.goto(url)
     page.wait_for_selector("[data-testid=stApp]", timeout=TIMEOUT_MS)
     canvas = page.locator("canvas.lc-grid")
     expect(canvas).to_have_attribute("data-cols", str(COLS), timeout=TIMEOUT_MS)
     expect(canvas).to_have_attribute("data-rows", str(ROWS))
     _expect_cells(page, [])
+    return canvas
+
+
+def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+
+
+def test_stroke_invert_and_hover(page: Page, painter_url: str, tmp_path: Path) -> None:
+    _open(page, painter_url)
 
     # A real drag in draw mode: along row 2 from column 1 to 6, then down column 6 to row 5.
     draw_stroke(page, page, [(2, 1), (2, 6), (5, 6)])
@@ -73,3 +94,104 @@ def test_stroke_invert_and_hover(page: Page, painter_url: str, tmp_path: Path) -
     expect(hover).to_have_text("input 2 → unit 4: not connected")
     expect(page.locator(".lc-tip")).to_have_text("input 2 → unit 4: not connected")
     expect(page.locator(".lc-count")).to_have_text("231 of 240 connected (96.3%)")
+
+
+def test_strokes_from_the_margin_and_label_clicks(page: Page, painter_url: str) -> None:
+    canvas = _open(page, painter_url)
+    draw = page.get_by_role("button", name="draw", exact=True)
+    draw.click()
+    expect(draw).to_have_attribute("aria-pressed", "true")
+
+    # Pressed on row 4's tick number, dragged into the grid: paints from column 0 on.
+    _drag(page, row_label_point(canvas, 4), cell_centre(canvas, 4, 5))
+    cells = {(4, c) for c in range(6)}
+    _expect_cells(page, cells)
+    # Pressed above column 10, dragged down to row 3: paints rows 0 to 3.
+    _drag(page, column_label_point(canvas, 10), cell_centre(canvas, 3, 10))
+    cells |= {(r, 10) for r in range(4)}
+    _expect_cells(page, cells)
+
+    # A click on a row's number connects the whole row (row 2 had one connection)...
+    page.mouse.click(*row_label_point(canvas, 2))
+    cells |= {(2, c) for c in range(COLS)}
+    _expect_cells(page, cells)
+    # ...and, once all of it is connected, disconnects it.
+    page.mouse.click(*row_label_point(canvas, 2))
+    cells -= {(2, c) for c in range(COLS)}
+    _expect_cells(page, cells)
+    # Columns likewise; shift-click disconnects whatever the column holds.
+    page.mouse.click(*column_label_point(canvas, 3))
+    cells |= {(r, 3) for r in range(ROWS)}
+    _expect_cells(page, cells)
+    page.keyboard.down("Shift")
+    page.mouse.click(*column_label_point(canvas, 10))
+    page.keyboard.up("Shift")
+    cells -= {(r, 10) for r in range(ROWS)}
+    _expect_cells(page, cells)
+
+
+# The colour a cell is drawn in and the colour a CSS variable names, both as canvas RGBA.
+_COLOURS_JS = """([canvas, x, y, variable]) => {
+  const probe = document.createElement("canvas").getContext("2d");
+  probe.fillStyle = getComputedStyle(canvas).getPropertyValue(variable).trim();
+  probe.fillRect(0, 0, 1, 1);
+  const dpr = window.devicePixelRatio || 1;
+  const ctx = canvas.getContext("2d");
+  return {
+    want: Array.from(probe.getImageData(0, 0, 1, 1).data),
+    got: Array.from(ctx.getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data),
+  };
+}"""
+
+
+def _expect_cell_colour(page: Page, canvas, row: int, col: int, variable: str) -> list[int]:
+    """Waits until cell (row, col) is drawn in the colour of CSS `variable`; returns it."""
+    box = canvas.bounding_box()
+    x, y = cell_centre(canvas, row, col)
+    # Near the cell's top-left corner: signed cells carry a white + or − in the middle.
+    half = float(canvas.get_attribute("data-cell")) / 2
+    x, y = x - half + 3, y - half + 3
+    handle = canvas.element_handle()
+    colours = None
+    for _ in range(50):
+        colours = page.evaluate(_COLOURS_JS, [handle, x - box["x"], y - box["y"], variable])
+        if colours["got"] == colours["want"]:
+            return colours["want"]
+        page.wait_for_timeout(100)
+    raise AssertionError(f"cell ({row}, {col}) is not drawn in {variable}: {colours}")
+
+
+def test_sign_strip_edits_signs_and_colours_cells(page: Page, painter_url: str) -> None:
+    canvas = _open(page, painter_url + "/?signs=1")
+    signs_text = page.get_by_text("row_signs", exact=False)
+    signs = [0] * ROWS
+    expect(signs_text).to_have_text("row_signs " + json.dumps(signs))
+
+    # Connections in rows 0, 1 and 4 (all rows free so far).
+    for row in (0, 1, 4):
+        draw_stroke(page, page, [(row, 0), (row, 4)])
+    cells = {(r, c) for r in (0, 1, 4) for c in range(5)}
+    _expect_cells(page, cells)
+
+    # A click cycles the sign: free → + → −.
+    page.mouse.click(*strip_centre(canvas, 1))
+    signs[1] = 1
+    expect(signs_text).to_have_text("row_signs " + json.dumps(signs), timeout=TIMEOUT_MS)
+    page.mouse.click(*strip_centre(canvas, 1))
+    signs[1] = -1
+    expect(signs_text).to_have_text("row_signs " + json.dumps(signs), timeout=TIMEOUT_MS)
+    # A drag down the strip gives rows 3 to 6 the first cell's new sign (free → +).
+    _drag(page, strip_centre(canvas, 3), strip_centre(canvas, 6))
+    signs[3:7] = [1, 1, 1, 1]
+    expect(signs_text).to_have_text("row_signs " + json.dumps(signs), timeout=TIMEOUT_MS)
+    _expect_cells(page, cells)  # the mask came back unchanged with the signs
+
+    page.mouse.move(*strip_centre(canvas, 1))
+    expect(page.locator(".lc-hover")).to_contain_text("input 1: inhibitory")
+    page.mouse.move(*cell_centre(canvas, 4, 2))
+    expect(page.locator(".lc-hover")).to_have_text("input 4 → unit 2: connected (excitatory)")
+
+    inhibitory = _expect_cell_colour(page, canvas, 1, 2, "--lc-inhibitory")
+    excitatory = _expect_cell_colour(page, canvas, 4, 2, "--lc-excitatory")
+    free = _expect_cell_colour(page, canvas, 0, 2, "--st-primary-color")
+    assert len({tuple(inhibitory), tuple(excitatory), tuple(free)}) == 3
