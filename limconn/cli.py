@@ -10,12 +10,15 @@ Commands:
   trains with a progress bar and writes the run folder of `limconn.runs` at `--out`, or into
   the run store. Ctrl-C stops after the current batch and still saves the partial run.
 * `runs list | export | delete`: the run store (`$LIMCONN_HOME/runs`).
+* `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
+  as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
 
 Example:
 
 ```
 python -m limconn mask random --inputs 2 --units 32 --density 0.5 --seed 1 --out design.npz
 python -m limconn train --design design.npz --task adding --epochs 5 --out runs/first
+python -m limconn export --run runs/first --format torch --out first.safetensors
 ```
 
 Any refusal (a bad value, a missing or unsafe file, an unknown name) is one line on stderr,
@@ -33,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from limconn import data, presets, runs
+from limconn import data, export, presets, runs
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -82,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mask_parser(commands)
     _add_train_parser(commands)
     _add_runs_parser(commands)
+    _add_export_parser(commands)
     return parser
 
 
@@ -527,6 +531,41 @@ def _export_run(args) -> int:
 def _delete_run(args) -> int:
     runs.RunStore().delete(args.run_id, args.workspace)
     print(f"Deleted run {args.run_id} from workspace {args.workspace}.")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------------------------
+
+
+def _add_export_parser(commands) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="write a trained run's model for another framework",
+        description="Writes a run's LSTM and readout as a PyTorch state dict in a "
+        ".safetensors file, for nn.LSTM(batch_first=True) as `lstm` and nn.Linear as "
+        "`readout`, with the masks as mask.* and notes in the header (torch is not needed "
+        "to write it). The timestep strategy is refused: nn.LSTM cannot skip time steps.",
+    )
+    parser.add_argument(
+        "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
+    )
+    parser.add_argument(
+        "--format", choices=export.FORMATS, default="torch", help="(default: %(default)s)"
+    )
+    parser.add_argument("--out", required=True, metavar="FILE", help="the .safetensors to write")
+    parser.set_defaults(command=_export_model, parser=parser)
+
+
+def _export_model(args) -> int:
+    run = runs.read_run_folder(args.run)
+    export.write_torch_safetensors(run, args.out)
+    design = run.connectivity
+    print(
+        f"Wrote {args.out}: nn.LSTM({design.input_dim}, {design.units}, batch_first=True) and "
+        f"its nn.Linear readout, from the {run.info.strategy} run {run.info.name!r}."
+    )
     return 0
 
 
