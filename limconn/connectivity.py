@@ -341,6 +341,19 @@ class Connectivity:
         """A copy with some fields changed, validated again."""
         return dataclasses.replace(self, **changes)
 
+    def edited(self, **changes) -> Connectivity:
+        """A copy changed by hand: its metadata no longer claims to be a preset's output.
+
+        The name is kept; a `preset` and its `params` move under `based_on`, so an exported
+        design says what it started from without saying it still is that preset.
+        """
+        metadata = {key: value for key, value in self.metadata.items()
+                    if key not in ("preset", "params")}
+        if "preset" in self.metadata:
+            metadata["based_on"] = {"preset": self.metadata["preset"],
+                                    "params": self.metadata.get("params", {})}
+        return self.replace(metadata=metadata, **changes)
+
     def resized(self, input_dim: int, units: int) -> Connectivity:
         """A copy with other sizes: existing entries kept, new connections switched on."""
         for name, value in (("input_dim", input_dim), ("units", units)):

@@ -1,10 +1,15 @@
-"""Plotly figures of designs, data and runs. Pure functions: data in, `go.Figure` out.
+"""Plotly figures (and one Vega-Lite spec) of designs, data and runs. Pure functions: data
+in, figure out.
 
 Weights are drawn with one diverging colour scale centred at 0 (`RdBu_r`) shared by all
-panels of a figure, masked positions as NaN so the mask shows as blank cells.
+panels of a figure, masked positions as NaN so the mask shows as blank cells; a run keeps
+one colour in every figure (`limconn.compare.run_colours`).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -13,35 +18,44 @@ from plotly.subplots import make_subplots
 from limconn.connectivity import GATES, Connectivity, any_gate
 
 _WEIGHT_SCALE = "RdBu_r"
+EXCITATORY = "#b2182b"
+INHIBITORY = "#2166ac"
 
 
 def connectivity_graph(design: Connectivity, max_edges: int = 4000) -> go.Figure:
     """Inputs → units → readout as a layered graph; recurrent links arc between units.
 
     Inputs sit in a column on the left, units in a column in the middle (each unit shown
-    once, its recurrent links drawn as curves on the right of it), the readout on the right.
-    Beyond `max_edges` links per kind, a deterministic sample is drawn and the title says so.
+    once, its recurrent links drawn as arcs on the right of it, a self-loop as a small loop),
+    the readout on the right. Units that no input reaches or that cannot reach the readout
+    are drawn as red crosses; with per-unit signs, excitatory units are red-outlined and
+    inhibitory ones blue-outlined. Beyond `max_edges` links per kind, a deterministic sample
+    is drawn and the title says so.
     """
     input_any = any_gate(design.input_mask)
-    recurrent_any = any_gate(design.recurrent_mask) & ~np.eye(design.units, dtype=bool)
+    recurrent_any = any_gate(design.recurrent_mask)
     input_y = _spread(design.input_dim)
     unit_y = _spread(design.units)
     figure = go.Figure()
-    sampled = False
     input_edges = np.argwhere(input_any)
     recurrent_edges = np.argwhere(recurrent_any)
-    for edges in (input_edges, recurrent_edges):
-        sampled |= len(edges) > max_edges
+    sampled = len(input_edges) > max_edges or len(recurrent_edges) > max_edges
     input_edges = _sample(input_edges, max_edges)
     recurrent_edges = _sample(recurrent_edges, max_edges)
     figure.add_trace(_lines(
         [(0.0, input_y[i], 1.0, unit_y[j]) for i, j in input_edges], "input → unit", "#8da0cb"
     ))
     arcs_x, arcs_y = [], []
+    loop = 0.012 + 0.2 / max(design.units, 4)
     for source, target in recurrent_edges:
-        bulge = 1.0 + 0.15 + 0.35 * abs(unit_y[source] - unit_y[target])
-        xs = 1.0 + (bulge - 1.0) * np.sin(np.linspace(0, np.pi, 12))
-        ys = np.linspace(unit_y[source], unit_y[target], 12)
+        if source == target:
+            angles = np.linspace(0, 2 * np.pi, 16)
+            xs = 1.0 + loop * 2.2 * (1 - np.cos(angles))
+            ys = unit_y[source] + loop * np.sin(angles)
+        else:
+            bulge = 1.0 + 0.15 + 0.35 * abs(unit_y[source] - unit_y[target])
+            xs = 1.0 + (bulge - 1.0) * np.sin(np.linspace(0, np.pi, 12))
+            ys = np.linspace(unit_y[source], unit_y[target], 12)
         arcs_x += [*xs, None]
         arcs_y += [*ys, None]
     figure.add_trace(go.Scatter(x=arcs_x, y=arcs_y, mode="lines", name="unit → unit",
@@ -51,25 +65,30 @@ def connectivity_graph(design: Connectivity, max_edges: int = 4000) -> go.Figure
         [(1.0, unit_y[j], 2.0, 0.5) for j in outputs], "unit → readout", "#66c2a5"
     ))
     stats = design.stats()
-    cut_off = set(stats.unreachable_units) | set(stats.dead_end_units)
+    cut_off = np.zeros(design.units, bool)
+    cut_off[list(set(stats.unreachable_units) | set(stats.dead_end_units))] = True
     figure.add_trace(go.Scatter(
         x=[0.0] * design.input_dim, y=input_y, mode="markers", name="inputs",
         marker={"size": 9, "color": "#4c72b0"},
         text=[f"input {i}" for i in range(design.input_dim)], hoverinfo="text",
     ))
-    figure.add_trace(go.Scatter(
-        x=[1.0] * design.units, y=unit_y, mode="markers", name="units",
-        marker={"size": 9, "color": ["#c44e52" if j in cut_off else "#dd8452"
-                                     for j in range(design.units)]},
-        text=[f"unit {j}: fan-in {stats.fan_in[j]}, fan-out {stats.fan_out[j]}"
-              for j in range(design.units)],
-        hoverinfo="text",
-    ))
+    unit_text = np.array([f"unit {j}: fan-in {stats.fan_in[j]}, fan-out {stats.fan_out[j]}"
+                          for j in range(design.units)])
+    outline = _sign_outline(design)
+    for name, chosen, symbol, colour in (("units", ~cut_off, "circle", "#dd8452"),
+                                         ("units cut off from input or readout", cut_off,
+                                          "x", "#c44e52")):
+        figure.add_trace(go.Scatter(
+            x=[1.0] * int(chosen.sum()), y=unit_y[chosen], mode="markers", name=name,
+            marker={"size": 10, "color": colour, "symbol": symbol,
+                    "line": {"width": 2, "color": outline[chosen].tolist()}},
+            text=unit_text[chosen].tolist(), hoverinfo="text", showlegend=bool(chosen.any()),
+        ))
     figure.add_trace(go.Scatter(x=[2.0], y=[0.5], mode="markers", name="readout",
                                 marker={"size": 14, "color": "#55a868"}, hoverinfo="name"))
-    title = "Connectivity (red units: cut off from input or output)"
+    title = "Connectivity"
     if sampled:
-        title += f"; {max_edges} links per kind shown"
+        title += f" ({max_edges} links per kind shown)"
     figure.update_layout(
         title=title, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis={"visible": False, "range": [-0.2, 2.2]},
@@ -77,6 +96,16 @@ def connectivity_graph(design: Connectivity, max_edges: int = 4000) -> go.Figure
         legend={"orientation": "h"},
     )
     return figure
+
+
+def _sign_outline(design: Connectivity) -> np.ndarray:
+    """Marker outline colour per unit: red excitatory, blue inhibitory, white otherwise."""
+    outline = np.full(design.units, "#ffffff", dtype=object)
+    sign = design.recurrent_sign
+    if sign is not None and sign.ndim == 1:
+        outline[sign > 0] = EXCITATORY
+        outline[sign < 0] = INHIBITORY
+    return outline
 
 
 def _spread(count: int) -> np.ndarray:
@@ -98,91 +127,143 @@ def _lines(segments, name: str, colour: str) -> go.Scatter:
                       line={"width": 0.6, "color": colour})
 
 
-def weight_heatmaps(
-    weights: dict[str, np.ndarray], design: Connectivity, title: str = "",
-    limit: float | None = None,
-) -> go.Figure:
-    """Kernel and recurrent kernel per gate, masked entries blank, one colour scale at 0.
+def weight_heatmaps(panels, title: str = "", limit: float | None = None,
+                    title_colour: str | None = None) -> go.Figure:
+    """Weight panels (`limconn.compare.Panel`) side by side, one colour scale centred at 0.
+
+    A masked position is blank (NaN), so the mask shows; a panel of a weight the strategy
+    leaves dense shows every value and says so in its title. The diverging scale shows each
+    weight's sign; under sign constraints the hover names the enforced sign. Integer ticks.
 
     Args:
-        weights: `kernel` `(4, input_dim, units)` and `recurrent_kernel` `(4, units, units)`.
-        design: its masks decide which entries are blank (per gate when the mask is).
-        title: the figure title.
+        panels: what to draw, in order; gates of one weight go in one row.
+        title: the figure title (the run's label).
         limit: the colour scale spans [-limit, limit]; the largest |weight| when `None`.
             Pass one value to several figures to share their scale.
+        title_colour: the run's colour, so the title matches its curve.
     """
-    figure = make_subplots(
-        rows=2, cols=len(GATES), shared_yaxes=False, vertical_spacing=0.12,
-        subplot_titles=[f"{kind} · gate {gate}" for kind in ("input→unit", "unit→unit")
-                        for gate in GATES],
-    )
-    blank = {
-        "kernel": ~_per_gate(design.input_mask),
-        "recurrent_kernel": ~_per_gate(design.recurrent_mask),
-    }
+    per_row = len(GATES)
+    rows = -(-len(panels) // per_row)
+    titles = [panel.title + (f"<br><sub>{panel.note}</sub>" if panel.note else "")
+              for panel in panels]
+    figure = make_subplots(rows=rows, cols=per_row, vertical_spacing=0.16,
+                           subplot_titles=titles + [""] * (rows * per_row - len(panels)))
     if limit is None:
-        limit = max(float(np.abs(weights[name]).max(initial=0.0)) for name in blank) or 1.0
-    for row, name in enumerate(("kernel", "recurrent_kernel"), start=1):
-        for gate in range(len(GATES)):
-            values = weights[name][gate].astype("float32")
-            values = np.where(blank[name][gate], np.nan, values)
-            figure.add_trace(
-                go.Heatmap(
-                    z=values, coloraxis="coloraxis",
-                    hovertemplate="source %{y} → unit %{x}: %{z:.4f}<extra></extra>",
-                ),
-                row=row, col=gate + 1,
-            )
-    figure.update_yaxes(autorange="reversed")
+        limit = max(float(np.abs(panel.values).max(initial=0.0)) for panel in panels) or 1.0
+    for index, panel in enumerate(panels):
+        values = panel.values.astype("float32")
+        if panel.mask is not None:
+            values = np.where(panel.mask, values, np.nan)
+        sign_text = None
+        if panel.sign is not None:
+            sign_text = np.vectorize({1: " (≥ 0 enforced)", -1: " (≤ 0 enforced)", 0: ""}.get)(
+                panel.sign)
+        figure.add_trace(
+            go.Heatmap(
+                z=values, coloraxis="coloraxis", text=sign_text,
+                hovertemplate=f"{panel.source} %{{y}} → {panel.target} %{{x}}: %{{z:.4f}}"
+                              + ("%{text}" if sign_text is not None else "")
+                              + "<extra></extra>",
+            ),
+            row=index // per_row + 1, col=index % per_row + 1,
+        )
+    figure.update_xaxes(tickformat="d", dtick=_tick_step(max(p.values.shape[1] for p in panels)))
+    figure.update_yaxes(autorange="reversed", tickformat="d",
+                        dtick=_tick_step(max(p.values.shape[0] for p in panels)))
+    figure.update_annotations(font_size=12)
     figure.update_layout(
-        title=title, height=520, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        title={"text": title, "font": {"color": title_colour}} if title_colour else title,
+        height=260 * rows + 60, margin={"l": 10, "r": 10, "t": 70, "b": 10},
         coloraxis={"colorscale": _WEIGHT_SCALE, "cmid": 0.0, "cmin": -limit, "cmax": limit,
                    "colorbar": {"title": "weight"}},
     )
     return figure
 
 
-def _per_gate(mask: np.ndarray) -> np.ndarray:
-    return mask if mask.ndim == 3 else np.broadcast_to(mask, (len(GATES), *mask.shape))
+def _tick_step(size: int) -> int:
+    """An integer tick step that keeps about 8 ticks on an axis of `size` cells."""
+    return max(1, int(np.ceil(size / 8)))
 
 
-def weight_histograms(runs: dict[str, dict[str, np.ndarray]]) -> go.Figure:
-    """Histograms of all LSTM weights (kernel and recurrent kernel), one trace per run."""
+def weight_histograms(runs: dict[str, tuple[np.ndarray, str]], title: str) -> go.Figure:
+    """Histograms of weights, one trace per run, each in the run's colour.
+
+    Args:
+        runs: label → (weights to count, colour).
+        title: says whether masked zeros are counted.
+    """
     figure = go.Figure()
-    for label, weights in runs.items():
-        values = np.concatenate([weights["kernel"].ravel(), weights["recurrent_kernel"].ravel()])
-        figure.add_trace(go.Histogram(x=values, name=label, opacity=0.6, nbinsx=80))
-    figure.update_layout(barmode="overlay", height=320, title="Weight distribution (0s included)",
+    for label, (values, colour) in runs.items():
+        figure.add_trace(go.Histogram(x=values, name=label, opacity=0.55, nbinsx=80,
+                                      marker_color=colour))
+    figure.update_layout(barmode="overlay", height=320, title=title,
                          xaxis_title="weight", yaxis_title="count",
+                         legend={"orientation": "h", "y": -0.25},
                          margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
 
 
-def loss_curves(histories: dict[str, list[dict]], x: str = "epoch", log: bool = True) -> go.Figure:
-    """Training (solid) and validation (dashed) loss per run, on a shared axis.
+def loss_curves(curves: Sequence[Curve], x: str = "epoch", log: bool = True) -> go.Figure:
+    """Training (solid) and validation (dashed) loss per run, in each run's colour.
+
+    The legend sits below the plot, so long labels never squeeze it; the run id is in the
+    hover. A curve with a band (a group of seeds) draws its mean with the band behind it.
 
     Args:
-        histories: run label → history rows (`epoch`, `loss`, `val_loss`, `seconds`).
+        curves: what to draw (`Curve`s).
         x: `"epoch"` or `"seconds"`.
         log: logarithmic loss axis.
     """
     figure = go.Figure()
-    for index, (label, history) in enumerate(histories.items()):
-        colour = _palette(index)
-        xs = [row[x] for row in history]
-        figure.add_trace(go.Scatter(x=xs, y=[row["loss"] for row in history], name=f"{label} train",
-                                    line={"color": colour}, mode="lines+markers"))
-        if history and "val_loss" in history[0]:
+    for curve in curves:
+        for column, dash, suffix in (("loss", "solid", "train"), ("val_loss", "dash", "val")):
+            ys = curve.values.get(column)
+            if ys is None or not np.isfinite(np.asarray(ys, float)).any():
+                continue
+            band = curve.bands.get(column)
+            if band is not None:
+                low, high = band
+                figure.add_trace(go.Scatter(
+                    x=[*curve.x, *curve.x[::-1]], y=[*high, *low[::-1]], fill="toself",
+                    fillcolor=curve.colour, opacity=0.18, line={"width": 0},
+                    hoverinfo="skip", showlegend=False, legendgroup=curve.label,
+                ))
             figure.add_trace(go.Scatter(
-                x=xs, y=[row["val_loss"] for row in history], name=f"{label} validation",
-                line={"color": colour, "dash": "dash"}, mode="lines+markers",
+                x=curve.x, y=ys, name=f"{curve.label} · {suffix}", legendgroup=curve.label,
+                line={"color": curve.colour, "dash": dash}, mode="lines+markers",
+                marker={"size": 5 if dash == "solid" else 7,
+                        "symbol": "circle" if dash == "solid" else "diamond-open"},
+                hovertemplate=f"{curve.hover}<br>{x} %{{x}}: {suffix} loss %{{y:.4g}}"
+                              "<extra></extra>",
             ))
     figure.update_layout(
-        height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=460, margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_title="epoch" if x == "epoch" else "seconds", yaxis_title="loss",
         yaxis_type="log" if log else "linear",
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
     )
     return figure
+
+
+@dataclasses.dataclass(frozen=True)
+class Curve:
+    """One run's (or one group's) loss curves for `loss_curves`.
+
+    Attributes:
+        label: the legend label.
+        colour: the run's colour.
+        hover: text shown on hover (e.g. the run id and seeds).
+        x: epochs or seconds.
+        values: `"loss"` and `"val_loss"` arrays (means for a group).
+        bands: optional `(low, high)` per column, drawn behind the line.
+    """
+
+    label: str
+    colour: str
+    hover: str
+    x: Sequence[float]
+    values: dict
+    bands: dict = dataclasses.field(default_factory=dict)
 
 
 def _palette(index: int) -> str:
@@ -203,3 +284,39 @@ def sequence_preview(x: np.ndarray, samples: int = 3) -> go.Figure:
             ), row=sample + 1, col=1)
     figure.update_layout(height=90 * samples + 60, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
+
+
+def live_loss_spec(curve_rows: Sequence[dict]) -> dict:
+    """A Vega-Lite spec of a run's live loss: batch loss as a thin line, validation loss as
+    large points joined by a dashed line, on a log axis so the first batches' transient does
+    not flatten the rest. Light enough to redraw every second.
+
+    Args:
+        curve_rows: `{"step", "loss"}` and `{"step", "val_loss"}` rows (`JobSnapshot.curve`).
+    """
+    values = [
+        {"step": row["step"], "series": series, "loss": row[key]}
+        for row in curve_rows
+        for key, series in (("loss", "training (per batch)"), ("val_loss", "validation"))
+        if row.get(key) is not None and np.isfinite(row[key]) and row[key] > 0
+    ]
+    colour = {"field": "series", "type": "nominal", "title": None,
+              "scale": {"domain": ["training (per batch)", "validation"],
+                        "range": ["#4c72b0", "#dd8452"]},
+              "legend": {"orient": "bottom"}}
+    x = {"field": "step", "type": "quantitative", "title": "step"}
+    y = {"field": "loss", "type": "quantitative", "title": "loss (log)",
+         "scale": {"type": "log"}}
+    return {
+        "data": {"values": values},
+        "height": 220,
+        "layer": [
+            {"mark": {"type": "line", "strokeWidth": 1.2},
+             "transform": [{"filter": "datum.series == 'training (per batch)'"}],
+             "encoding": {"x": x, "y": y, "color": colour}},
+            {"mark": {"type": "line", "strokeDash": [6, 3], "strokeWidth": 2, "point":
+                      {"size": 70, "filled": True}},
+             "transform": [{"filter": "datum.series == 'validation'"}],
+             "encoding": {"x": x, "y": y, "color": colour}},
+        ],
+    }

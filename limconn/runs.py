@@ -5,12 +5,16 @@ the process that trained it:
 
 ```
 <root>/<workspace>/<run id>/
-    run.json       what the run was: id, name, status, timestamps, config, strategy,
-                   dataset, design summary, metrics, max masked weight, library versions
+    run.json       what the run was: id, name, status, timestamps, config, strategy, what
+                   the strategy enforces (`enforcement`), dataset, the painted design's
+                   summary (`design`) and the trained model's densities and effective
+                   parameters (`trained`), metrics, max masked weight, library versions
     history.csv    one row per finished epoch: epoch, loss, val_loss, metrics, seconds
     masks.npz      the design, exactly as `Connectivity.save` writes it
-    weights.npz    the LSTM's weights per gate: kernel (4, D, U), recurrent_kernel (4, U, U),
-                   bias (4, U)
+    weights.npz    the weights the model computes with: the LSTM's per gate, kernel
+                   (4, D, U), recurrent_kernel (4, U, U), bias (4, U); readout_kernel
+                   (U, outputs), readout_bias; projection_kernel (D, U) for
+                   sparse_projection, whose LSTM kernel is then (4, U, U)
     model.keras    the trained model; loads with Keras's default safe_mode after
                    `import limconn`
 ```
@@ -53,12 +57,14 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
 import limconn
+from limconn import settings
 from limconn.connectivity import Connectivity, mask_npy_bytes
+from limconn.enforcement import trained_summary
+from limconn.strategies import enforcement_of
 from limconn.training import RunResult, TrainConfig
 
 RUN_FILE = "run.json"
@@ -84,8 +90,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 def default_root() -> Path:
     """`$LIMCONN_HOME/runs`, or `~/.limconn/runs` when `LIMCONN_HOME` is not set."""
-    home = os.environ.get("LIMCONN_HOME") or Path.home() / ".limconn"
-    return Path(home) / "runs"
+    return settings.home() / "runs"
 
 
 def check_name(value: str, what: str) -> str:
@@ -268,13 +273,10 @@ class Run:
     connectivity: Connectivity
     weights: dict[str, np.ndarray]
 
-    def load_model(self) -> keras.Model:
-        """The trained model, loaded with Keras's default `safe_mode=True`.
-
-        limconn's layers are registered with Keras when the `limconn` package is imported,
-        which importing this module has done.
-        """
-        return keras.saving.load_model(self.info.path / MODEL_FILE)
+    def load_model(self):
+        """The trained `keras.Model`, loaded with Keras's default `safe_mode=True` (see
+        `limconn.load_model`, which registers limconn's layers first)."""
+        return limconn.load_model(self.info.path / MODEL_FILE)
 
 
 def read_run_folder(folder: str | os.PathLike) -> Run:
@@ -460,6 +462,7 @@ def _run_record(result: RunResult, *, run_id: str, name: str, workspace: str) ->
     created = finished - datetime.timedelta(seconds=result.wall_time)
     design = result.connectivity
     stats = design.stats()
+    enforced = enforcement_of(result.config.strategy)
     return {
         "format": FORMAT_VERSION,
         "id": run_id,
@@ -471,6 +474,7 @@ def _run_record(result: RunResult, *, run_id: str, name: str, workspace: str) ->
         "finished": finished.isoformat(timespec="seconds"),
         "config": result.config.to_dict(),
         "strategy": result.config.strategy,
+        "enforcement": enforced.record(),
         "dataset": {
             "name": result.dataset_name,
             "description": result.dataset_description,
@@ -489,6 +493,7 @@ def _run_record(result: RunResult, *, run_id: str, name: str, workspace: str) ->
             "dense_parameters": stats.dense_parameters,
             "parameter_ratio": stats.parameter_ratio,
         },
+        "trained": trained_summary(enforced, design),
         "metrics": result.metrics,
         "max_masked_weight": result.max_masked_weight,
         "versions": _versions(),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 PAINTER_MAX_SIDE = 256
 """The most rows or columns the app's painter shows; designs on the server stay within it."""
@@ -143,3 +144,48 @@ class Limits:
         """Refuses a dataset over any limit, before its arrays are built."""
         self.check(samples=samples, timesteps=timesteps, inputs=features, outputs=outputs)
 
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSettings:
+    """Everything an operator sets for the app, read once from the environment.
+
+    Args:
+        home: where runs, workspaces and the signing secret live (`LIMCONN_HOME`, default
+            `~/.limconn`).
+        limits: `Limits.from_env()`.
+        allow_anonymous: whether visitors who are not signed in get a workspace
+            (`LIMCONN_ANONYMOUS`, default `1`; `0` requires `st.login`, with `[auth]` in
+            `.streamlit/secrets.toml`).
+        ray_address: a Ray cluster for training jobs (`LIMCONN_RAY_ADDRESS`), or `None` to
+            train in local worker processes.
+
+    Raises:
+        ValueError: from `from_env`, naming a bad variable and its value.
+    """
+
+    home: Path
+    limits: Limits
+    allow_anonymous: bool = True
+    ray_address: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        environ = os.environ if environ is None else environ
+        anonymous = environ.get("LIMCONN_ANONYMOUS", "1").strip().lower()
+        if anonymous not in ("1", "0", "true", "false", "yes", "no"):
+            raise ValueError(
+                f"LIMCONN_ANONYMOUS must be 1 or 0. Received: LIMCONN_ANONYMOUS={anonymous!r}"
+            )
+        return cls(
+            home=home(environ),
+            limits=Limits.from_env(environ),
+            allow_anonymous=anonymous in ("1", "true", "yes"),
+            ray_address=environ.get("LIMCONN_RAY_ADDRESS", "").strip() or None,
+        )
+
+
+def home(environ: Mapping[str, str] | None = None) -> Path:
+    """`$LIMCONN_HOME`, or `~/.limconn`: the root of runs, workspaces and the secret."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("LIMCONN_HOME") or Path.home() / ".limconn")

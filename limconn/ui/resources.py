@@ -1,29 +1,45 @@
-"""Process-wide resources of the server: its limits, one run store and one bounded job queue.
+"""Process-wide resources of the server: its settings, the workspace keys, one run store and
+one bounded job queue, each created once (`st.cache_resource`) and shared by every session.
 
-Every limit comes from `limconn.settings.Limits.from_env()` (`LIMCONN_MAX_JOBS` bounds how
-many runs train at once; see the README's "Hosting for a lab").
+Every operator setting comes from `limconn.settings.ServerSettings.from_env()` (see the
+README's "Hosting for a lab"); a bad value stops the app at start-up with its message.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from limconn.jobs import JobQueue
 from limconn.runs import RunStore
-from limconn.settings import Limits
+from limconn.settings import ServerSettings
+from limconn.workspaces import WorkspaceKeys, read_or_create_secret
 
 
 @st.cache_resource
-def limits() -> Limits:
-    """The operator's limits, read once from the environment."""
-    return Limits.from_env()
+def settings() -> ServerSettings:
+    """The operator's settings, read once from the environment."""
+    return ServerSettings.from_env()
+
+
+@st.cache_resource
+def workspace_keys() -> WorkspaceKeys:
+    return WorkspaceKeys(read_or_create_secret(settings().home))
 
 
 @st.cache_resource
 def run_store() -> RunStore:
-    return RunStore()
+    return RunStore(settings().home / "runs")
 
 
-@st.cache_resource(on_release=JobQueue.close)
-def job_queue() -> JobQueue:
-    return JobQueue(limits().max_jobs, limits=limits(), store=run_store())
+def _close_queue(queue) -> None:
+    queue.close()
+
+
+@st.cache_resource(on_release=_close_queue)
+def job_queue():
+    """The server's job queue; its worker processes start with the first job."""
+    from limconn.jobs import JobQueue
+
+    return JobQueue(
+        limits=settings().limits, store=run_store(), home=settings().home,
+        ray_address=settings().ray_address,
+    )

@@ -1,74 +1,124 @@
-"""The app's state in one place: kept designs, the current one, this visitor's workspace.
+"""The app's state in one place: this visitor's workspace, its designs and what pages remember.
 
-Designs live in `st.session_state` under keys of their own (not widget keys), so they
-survive page switches; the painter is seeded from them on every run.
+Designs and settings live on disk per workspace (`limconn.workspaces`), not in the browser
+session, so a reload, a second tab or a server restart finds them again. Only what belongs to
+one browser tab (the design being shown, the data's feature count) stays in
+`st.session_state`.
 """
 
 from __future__ import annotations
 
-import uuid
+import re
 
 import streamlit as st
 
 from limconn import presets
 from limconn.connectivity import Connectivity
+from limconn.ui import resources
+from limconn.workspaces import DesignStore, SettingsStore, workspace_folder
 
-DESIGNS = "limconn.designs"
-CURRENT = "limconn.current_design"
-JOBS = "limconn.jobs"
 WORKSPACE = "limconn.workspace"
 DATA_INPUTS = "limconn.data_inputs"
 DEFAULT_INPUTS, DEFAULT_UNITS = 2, 16
 
 
+def auth_configured() -> bool:
+    """Whether `[auth]` is set in `.streamlit/secrets.toml`, so `st.login` works."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def signed_in() -> bool:
+    return auth_configured() and bool(st.user.is_logged_in)
+
+
+def workspace() -> str:
+    """This visitor's workspace: the signed-in user's, or an anonymous id the server issued,
+    kept in the URL (`?workspace=`) so reloads and links find it. An id this server did not
+    issue is refused and a new workspace opened. When anonymous visitors are not allowed,
+    asks to sign in and stops the page."""
+    keys = resources.workspace_keys()
+    if signed_in():
+        user = st.user
+        workspace_id = keys.for_user(str(user.get("iss", "")),
+                                     str(user.get("sub") or user.get("email")))
+        st.session_state[WORKSPACE] = workspace_id
+        return workspace_id
+    if not resources.settings().allow_anonymous:
+        st.title("limconn")
+        st.info("This server keeps each researcher's designs and runs private: please sign in.")
+        st.button("Sign in", type="primary", on_click=st.login)
+        st.stop()
+    from_url = st.query_params.get("workspace")
+    workspace_id = st.session_state.get(WORKSPACE) or keys.verify(from_url)
+    if workspace_id is None:
+        if from_url:
+            st.toast("That workspace link is not valid on this server; a new workspace was "
+                     "opened for you.")
+        workspace_id = keys.issue()
+    st.session_state[WORKSPACE] = workspace_id
+    if from_url != workspace_id:
+        st.query_params["workspace"] = workspace_id
+    return workspace_id
+
+
+def _folder():
+    return workspace_folder(resources.settings().home, workspace())
+
+
+def design_store() -> DesignStore:
+    key = ("limconn.design_store", workspace())
+    if key not in st.session_state:
+        st.session_state[key] = DesignStore(_folder(), resources.settings().limits.max_designs)
+    return st.session_state[key]
+
+
 def designs() -> dict[str, Connectivity]:
-    """Kept designs by name, in the order they were made; starts with one random design."""
-    if DESIGNS not in st.session_state:
-        st.session_state[DESIGNS] = {}
+    """Kept designs by name, in the order they were made; a new workspace starts with one."""
+    kept = design_store().load_all()
+    if not kept:
         put("design 1", presets.random(DEFAULT_INPUTS, DEFAULT_UNITS, density=0.5, seed=0))
-    return st.session_state[DESIGNS]
+        kept = design_store().load_all()
+    return kept
 
 
 def current_name() -> str:
     kept = designs()
-    if st.session_state.get(CURRENT) not in kept:
-        st.session_state[CURRENT] = next(iter(kept))
-    return st.session_state[CURRENT]
+    name = design_store().current()
+    return name if name in kept else next(iter(kept))
 
 
 def current() -> Connectivity:
     return designs()[current_name()]
 
 
+def select(name: str) -> None:
+    design_store().set_current(name)
+
+
 def put(name: str, design: Connectivity) -> None:
-    """Stores `design` under `name` (its metadata name follows) and makes it current."""
-    designs()[name] = design.replace(metadata={**design.metadata, "name": name})
-    st.session_state[CURRENT] = name
+    """Stores `design` under `name` (its metadata name follows) and makes it current.
+
+    Raises:
+        ValueError: beyond the server's design limit.
+    """
+    design_store().put(name, design.replace(metadata={**design.metadata, "name": name}))
 
 
 def rename(old: str, new: str) -> None:
-    """Renames a kept design in place, keeping the order of the others.
+    """Renames a kept design, its metadata name too.
 
     Raises:
         ValueError: if `new` is empty or already taken.
     """
+    store = design_store()
+    store.rename(old, new)
     new = new.strip()
-    kept = designs()
-    if not new or (new in kept and new != old):
-        raise ValueError(f"Choose a name that is not empty and not taken. Received: {new!r}")
-    st.session_state[DESIGNS] = {
-        (new if name == old else name): (
-            design.replace(metadata={**design.metadata, "name": new}) if name == old else design
-        )
-        for name, design in kept.items()
-    }
-    st.session_state[CURRENT] = new
+    design = store.load_all()[new]
+    store.put(new, design.replace(metadata={**design.metadata, "name": new}))
 
 
 def remove(name: str) -> None:
-    kept = designs()
-    if len(kept) > 1:
-        kept.pop(name, None)
+    design_store().remove(name)
 
 
 def new_name(prefix: str = "design") -> str:
@@ -79,19 +129,18 @@ def new_name(prefix: str = "design") -> str:
     return f"{prefix} {number}"
 
 
-def workspace() -> str:
-    """This visitor's workspace id: kept in the session and in the URL (`?workspace=`), so
-    page switches and reloads find the same runs."""
-    from_url = st.query_params.get("workspace", "")
-    if not (from_url.isalnum() and 0 < len(from_url) <= 32):
-        from_url = ""
-    workspace_id = st.session_state.get(WORKSPACE) or from_url or uuid.uuid4().hex[:12]
-    st.session_state[WORKSPACE] = workspace_id
-    if from_url != workspace_id:
-        st.query_params["workspace"] = workspace_id
-    return workspace_id
+def file_name(name: str, suffix: str) -> str:
+    """A download file name from a design or run name: no spaces or path characters."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "design"
+    return f"{stem}{suffix}"
 
 
-def jobs() -> list:
-    """The training jobs this session submitted, newest last."""
-    return st.session_state.setdefault(JOBS, [])
+def remembered(section: str) -> dict:
+    """What a page saved for this workspace (`remember`), `{}` at first."""
+    return SettingsStore(_folder()).read(section)
+
+
+def remember(section: str, values: dict) -> None:
+    """Saves a page's choices (plain JSON values) for this workspace, if they changed."""
+    if remembered(section) != values:
+        SettingsStore(_folder()).write(section, values)
