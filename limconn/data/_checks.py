@@ -1,0 +1,48 @@
+"""Argument and size checks shared by the dataset loaders and the synthetic tasks.
+
+Each check raises a `ValueError` that names the argument and the value received.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from limconn.npio import size_text
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+"""The largest file a loader reads (and the largest a compressed `.npz` may expand to)."""
+
+MAX_ARRAY_BYTES = 512 * 1024 * 1024
+"""The largest float32 `x` a task or `load_csv` builds; sliding windows multiply a CSV's size."""
+
+
+def check_counts(minimum: int, **values) -> None:
+    for key, value in values.items():
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+            raise ValueError(
+                f"{key} must be a whole number >= {minimum}. Received: {key}={value!r}"
+            )
+
+
+def check_choice(key: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {choices}. Received: {key}={value!r}")
+
+
+def check_fraction(validation_split: float) -> None:
+    if not (isinstance(validation_split, numbers.Real) and 0 <= validation_split < 1):
+        raise ValueError(
+            f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}"
+        )
+
+
+def check_array_size(shape: tuple[int, ...], what: str) -> None:
+    num_bytes = math.prod(shape) * np.dtype(np.float32).itemsize
+    if num_bytes > MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"{what} would need a float32 array of shape {shape}, {size_text(num_bytes)}; the "
+            f"limit is {size_text(MAX_ARRAY_BYTES)}. Use fewer samples, steps or features."
+        )
