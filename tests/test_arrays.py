@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from limconn.data import load_csv, load_npy, load_npz
+from limconn.settings import Limits
 from tests.files import named_bytes, npy_bytes, npz_bytes
 
 X = np.random.default_rng(0).normal(size=(12, 5, 3))
@@ -104,3 +105,15 @@ def test_wrong_kind_of_numpy_file_is_named():
         load_npy(named_bytes(npz_bytes(X=X), "X.npy"), io.BytesIO(npy_bytes(X)))
     with pytest.raises(ValueError, match="Could not read .*missing.npz"):
         load_npz("/nonexistent/missing.npz")
+
+
+def test_arrays_within_the_limits_load_as_without_them_and_the_upload_limit_applies():
+    limits = Limits(max_samples=12, max_timesteps=5, max_inputs=3, max_outputs=2, max_upload_mb=1)
+    archive = npz_bytes(X=X, y=np.random.default_rng(1).normal(size=(12, 2)))
+    bounded = load_npz(named_bytes(archive, "a.npz"), limits=limits)
+    unbounded = load_npz(named_bytes(archive, "a.npz"))
+    np.testing.assert_array_equal(bounded.x, unbounded.x)
+    np.testing.assert_array_equal(bounded.y, unbounded.y)
+    large = npy_bytes(np.zeros((200, 5, 3, 100), np.float32))  # 1.1 MiB, under max_bytes
+    with pytest.raises(ValueError, match=r"X\.npy is larger than the limit of 1\.0 MiB"):
+        load_npy(named_bytes(large, "X.npy"), io.BytesIO(npy_bytes(np.zeros(200))), limits=limits)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from limconn.data import Dataset, csv_columns, example_csv_path, load_csv, load_upload
+from limconn.settings import Limits
 from tests.files import csv_bytes, named_bytes, row_index_frame
 
 
@@ -174,3 +175,51 @@ def test_csv_columns_can_list_only_the_numeric_ones():
     csv = io.BytesIO(b"date,co2,site\n2001-01-01,370.1,a\n2001-01-08,370.4,b\n")
     assert csv_columns(csv) == ["date", "co2", "site"]
     assert csv_columns(csv, numeric_only=True) == ["co2"]
+
+
+LIMITS = Limits(max_samples=100, max_timesteps=10, max_inputs=2, max_outputs=2)
+
+
+@pytest.mark.parametrize(
+    ("frame", "options", "message"),
+    [
+        (row_index_frame(60), {"window": 11},
+         "series.csv with window=11: This server allows at most 10 timesteps. "
+         "Received: 11 timesteps."),
+        (row_index_frame(60).assign(a=1.0, b=2.0), {"feature_columns": ["row", "noise", "a"]},
+         "series.csv with window=3: This server allows at most 2 inputs. Received: 3 inputs."),
+        (row_index_frame(60).assign(a=1.0), {"target_columns": ["row", "noise", "a"]},
+         "series.csv with window=3: This server allows at most 2 outputs. Received: 3 outputs."),
+        (row_index_frame(200), {},
+         "series.csv cut into windows of 3 rows: This server allows at most 100 samples. "
+         "Received: 194 samples."),  # (160 - 3) training + (40 - 3) validation windows
+        (row_index_frame(60).assign(label=np.arange(60) % 3),
+         {"target_columns": ["label"], "kind": "classification"},
+         "series.csv: target column 'label' holds 3 classes: This server allows at most 2 "
+         "outputs. Received: 3 outputs."),
+    ],
+    ids=["window", "features", "targets", "rows", "classes"],
+)
+def test_csv_over_the_limits_is_refused_naming_the_limit_and_the_value(frame, options, message):
+    options = {"feature_columns": ["row"], "target_columns": ["row"], "window": 3, **options}
+    with pytest.raises(ValueError) as refused:
+        load_csv(named_bytes(csv_bytes(frame), "series.csv"), limits=LIMITS, **options)
+    assert str(refused.value) == message
+
+
+def test_csv_within_the_limits_loads_the_same_with_and_without_them():
+    content = csv_bytes(row_index_frame(100).assign(extra=0.0))
+    options = dict(feature_columns=["row", "noise"], target_columns=["row"], window=10)
+    bounded = load_csv(named_bytes(content, "s.csv"), limits=LIMITS, **options)
+    unbounded = load_csv(named_bytes(content, "s.csv"), **options)
+    np.testing.assert_array_equal(bounded.x, unbounded.x)
+    assert bounded.num_samples == (80 - 10) + (20 - 10)  # each part loses window + horizon - 1
+    assert csv_columns(named_bytes(content, "s.csv"), limits=LIMITS) == ["row", "noise", "extra"]
+
+
+def test_csv_keeps_only_the_chosen_columns_and_names_the_others_when_one_is_unknown():
+    names = [f"c{i}" for i in range(30)]
+    content = (",".join(names) + "\n" + ",".join(["1"] * 30) + "\n").encode()
+    with pytest.raises(ValueError, match=r"no column 'x'\. Available columns: 'c0', 'c1', .*"
+                                         r"'c19', \.\.\.\.$"):
+        load_csv(io.BytesIO(content), feature_columns=["c0", "x"], target_columns="c1", window=1)

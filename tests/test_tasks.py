@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from limconn.data import TASKS, Dataset, make_task
+from limconn.settings import Limits
+from tests.files import refusal
 
 SMALL = {"num_samples": 300}
 
@@ -106,3 +108,32 @@ def test_largest_sum_labels_name_the_largest_channel_and_are_balanced():
 def test_unknown_task_lists_the_known_ones():
     with pytest.raises(ValueError, match="Choose one of: adding, copy"):
         make_task("addition")
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "limits", "message"),
+    [
+        ("adding", {"num_samples": 10**6}, {"max_samples": 1000},
+         "adding: This server allows at most 1,000 samples. Received: 1,000,000 samples."),
+        ("copy", {"delay": 5000}, {},
+         "copy: This server allows at most 1,000 timesteps. Received: 5,004 timesteps."),
+        ("sine", {"horizon": 500}, {},
+         "sine: This server allows at most 100 outputs. Received: 500 outputs."),
+        ("channels", {"groups": 100, "features_per_group": 3}, {},
+         "channels: This server allows at most 256 inputs. Received: 300 inputs."),
+        ("largest_sum", {"num_channels": 200}, {"max_outputs": 100},
+         "largest_sum: This server allows at most 100 outputs. Received: 200 outputs."),
+    ],
+)
+def test_tasks_over_the_limits_are_refused_before_anything_is_generated(
+    name, params, limits, message
+):
+    # Each of these would generate tens to hundreds of MB; refusing holds almost nothing.
+    refused = refusal(lambda: make_task(name, limits=Limits(**limits), **params), 64 * 1024)
+    assert refused == message
+
+
+def test_tasks_within_the_limits_are_the_same_with_and_without_them():
+    limits = Limits(max_samples=300, max_timesteps=50, max_inputs=2, max_outputs=1)
+    bounded = make_task("adding", limits=limits, **SMALL)
+    np.testing.assert_array_equal(bounded.x, make_task("adding", **SMALL).x)

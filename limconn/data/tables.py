@@ -1,12 +1,15 @@
 """CSV time series: one row per step, cut into sliding windows and their targets.
 
 Files are read through `limconn.npio.read_bytes` (the size is checked before anything is
-read) and parsed by pandas; every refusal is a `ValueError` that says what came and what to
-do.
+read). The header row is read on its own first, with the standard `csv` module, so that a file
+with more columns than the operator's limits allow is refused before pandas parses its body;
+pandas then keeps only the columns asked for. Every refusal is a `ValueError` that says what
+came and what to do.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +23,22 @@ from limconn.data._checks import (
     check_choice,
     check_counts,
     check_fraction,
+    check_limits,
 )
 from limconn.data.dataset import KINDS, Dataset, Normalization, class_labels
-from limconn.npio import FileSource, read_bytes, source_name
+from limconn.npio import FileSource, file_limit, read_bytes, source_name
+from limconn.settings import Limits
 
 MISSING_POLICIES = ("error", "drop", "fill")
+
+_EXPECTED = "limconn reads comma-separated UTF-8 text with a header row"
+# How many column names a message lists.
+_NAMES_SHOWN = 20
+# How much of the header row is read before pandas parses the file, so that a hostile file's
+# 10^6 columns cost a bounded prefix only: without limits, enough for the names a message
+# lists; with limits, enough for the most columns allowed, with names this long on average.
+_HEADER_MAX_CHARS = 1024 * 1024
+_NAME_MAX_CHARS = 256
 
 
 def example_csv_path() -> Path:
@@ -44,7 +58,11 @@ def example_csv_path() -> Path:
 
 
 def csv_columns(
-    file: FileSource, *, numeric_only: bool = False, max_bytes: int = MAX_UPLOAD_BYTES
+    file: FileSource,
+    *,
+    numeric_only: bool = False,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    limits: Limits | None = None,
 ) -> list[str]:
     """The column names of a CSV file, for choosing features and targets.
 
@@ -52,12 +70,15 @@ def csv_columns(
         file: a path or a binary file object (read from its start).
         numeric_only: list only the columns whose values are all numbers.
         max_bytes: the largest file accepted.
+        limits: the operator's limits: the upload size (when below `max_bytes`), and at
+            most `max_inputs + max_outputs` columns, counted in the header row before the
+            rest of the file is parsed. `None` checks only the byte limit.
 
     Raises:
-        ValueError: if the file is too large, empty, not UTF-8 comma-separated text, or
-            uses another delimiter.
+        ValueError: if the file is too large, empty, not UTF-8 comma-separated text, uses
+            another delimiter, or has more columns than `limits` allow.
     """
-    frame = _read_csv(file, max_bytes)
+    frame = _read_csv(file, max_bytes, limits)
     return [
         str(column)
         for column in frame.columns
@@ -76,6 +97,7 @@ def load_csv(
     missing: str = "error",
     kind: str = "regression",
     max_bytes: int = MAX_UPLOAD_BYTES,
+    limits: Limits | None = None,
 ) -> Dataset:
     """Turns a CSV time series (one row per step) into sliding windows and their targets.
 
@@ -104,6 +126,12 @@ def load_csv(
             then back-fills them (within each part, so nothing leaks across the split).
         kind: `"regression"` or `"classification"`.
         max_bytes: the largest file accepted.
+        limits: the operator's limits, each checked before the arrays it bounds are built:
+            the window (`max_timesteps`), feature columns (`max_inputs`) and regression
+            target columns (`max_outputs`) before the file is read; the upload size and the
+            header row's column count (as in `csv_columns`) before pandas parses the body;
+            the number of windows (`max_samples`) before they are cut; and the classes of a
+            classification target. `None` checks only the byte limits.
 
     Returns:
         A `Dataset` with `validation_start` and `normalization` set.
@@ -117,8 +145,9 @@ def load_csv(
 
     Raises:
         ValueError: if the file is too large, empty or unparseable; a column is unknown or
-            not numeric; cells are missing and `missing="error"`; or either part has fewer
-            rows than `window + horizon`. The message says what came and what to do.
+            not numeric; cells are missing and `missing="error"`; either part has fewer
+            rows than `window + horizon`; or a size is over `limits`. The message says what
+            came and what to do.
     """
     name = source_name(file)
     features = _column_list(feature_columns, "feature_columns")
@@ -133,8 +162,17 @@ def load_csv(
             "Classification needs exactly one target column holding labels 0..C-1. "
             f"Received: target_columns={targets}"
         )
-    frame = _read_csv(file, max_bytes)
+    outputs = {"outputs": len(targets)} if kind == "regression" else {}
+    check_limits(
+        limits, f"{name} with window={window}", timesteps=window, inputs=len(features), **outputs
+    )
     used = list(dict.fromkeys(features + targets))
+    frame = _read_csv(file, max_bytes, limits, columns=used)
+    if frame.empty:
+        raise ValueError(
+            f"{name} has a header row but no rows of data. Received: 0 rows; {_EXPECTED} and "
+            "one row per time step."
+        )
     rows = _numeric_rows(frame, used, name)
     if missing == "error":
         _refuse_missing(rows, name)
@@ -153,6 +191,7 @@ def load_csv(
     for description, part in parts.items():
         _check_enough_rows(len(part), window, horizon, f"{name}: the {description}")
     num_windows = sum(len(part) - window - horizon + 1 for part in parts.values())
+    check_limits(limits, f"{name} cut into windows of {window} rows", samples=num_windows)
     check_array_size((num_windows, window, len(features)), f"{name} cut into windows")
 
     normalized_columns = features if kind == "classification" else used
@@ -182,7 +221,9 @@ def load_csv(
         normalization=normalization,
     )
     if kind == "classification":
-        labels, num_classes = class_labels(y, f"{name}: target column {targets[0]!r}")
+        what = f"{name}: target column {targets[0]!r}"
+        labels, num_classes = class_labels(y, what)
+        check_limits(limits, f"{what} holds {num_classes} classes", outputs=num_classes)
         return Dataset(kind=kind, y=labels, num_classes=num_classes, **common)
     return Dataset(
         kind=kind,
@@ -199,36 +240,97 @@ def _column_list(columns: str | Sequence[str], key: str) -> list[str]:
     return listed
 
 
-def _read_csv(file: FileSource, max_bytes: int) -> pd.DataFrame:
+def _read_csv(
+    file: FileSource,
+    max_bytes: int,
+    limits: Limits | None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The file parsed by pandas: every column, or only `columns`, all of which must exist.
+
+    The header row is checked first, before pandas parses the rest: another delimiter is
+    named, and a header with more columns than `limits` allow is refused.
+    """
     name = source_name(file)
-    data = read_bytes(file, max_bytes)
-    expected = "limconn reads comma-separated UTF-8 text with a header row"
+    data = read_bytes(file, file_limit(max_bytes, limits))
     if not data.strip():
-        raise ValueError(f"{name} is empty; {expected} and one row per time step.")
+        raise ValueError(f"{name} is empty; {_EXPECTED} and one row per time step.")
+    most_columns = None if limits is None else limits.max_inputs + limits.max_outputs
+    max_chars = _HEADER_MAX_CHARS if most_columns is None else most_columns * _NAME_MAX_CHARS
+    header, complete = _header_row(data, name, max_chars)
+    if len(header) == 1:
+        for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if delimiter in header[0]:
+                raise ValueError(
+                    f"{name} seems to separate columns with {label} (header: "
+                    f"{header[0][:200]!r}); {_EXPECTED}. Save it with commas as the delimiter."
+                )
+    if limits is not None:
+        _check_column_count(header, complete, max_chars, limits, name)
+    # pandas keeps only the asked-for columns, matched by its own names ("a.1" for a second
+    # column "a"), so a wide file costs memory for those columns only.
+    wanted = set(columns or ())
+    keep = None if columns is None else (lambda column: column in wanted)
     try:
-        frame = pd.read_csv(io.BytesIO(data), skipinitialspace=True, low_memory=False)
+        frame = pd.read_csv(io.BytesIO(data), skipinitialspace=True, low_memory=False, usecols=keep)
     except ValueError as error:  # pandas' parser and empty-data errors, UnicodeDecodeError
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{name} could not be read as CSV ({reason}); {expected}.") from error
-    if frame.shape[1] == 1:
-        header = str(frame.columns[0])
-        for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
-            if delimiter in header:
-                raise ValueError(
-                    f"{name} seems to separate columns with {label} (header: {header!r}); "
-                    f"{expected}. Save it with commas as the delimiter."
-                )
-    return frame
-
-
-def _numeric_rows(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
-    """`frame[columns]` as float64, refusing unknown and non-numeric columns by name."""
-    unknown = [c for c in columns if c not in frame.columns]
+        raise ValueError(f"{name} could not be read as CSV ({reason}); {_EXPECTED}.") from error
+    unknown = [c for c in columns or () if c not in frame.columns]
     if unknown:
         raise ValueError(
             f"{name} has no column {', '.join(map(repr, unknown))}. "
-            f"Available columns: {', '.join(map(repr, map(str, frame.columns)))}."
+            f"Available columns: {_names_text(header)}."
         )
+    return frame
+
+
+def _header_row(data: bytes, name: str, max_chars: int) -> tuple[list[str], bool]:
+    """The names in the header row (the first non-empty one), and whether all were read.
+
+    Only the file's first `max_chars` characters are decoded and parsed; a longer header row
+    gives the names in them and `False`.
+    """
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    try:
+        prefix = text.read(max_chars)
+        lines = io.StringIO(prefix)
+        for row in csv.reader(lines, skipinitialspace=True):
+            if row:
+                return row, len(prefix) < max_chars or lines.tell() < len(prefix)
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{name} could not be read as CSV ({error}); {_EXPECTED}.") from error
+    return [], True
+
+
+def _check_column_count(
+    header: list[str], complete: bool, max_chars: int, limits: Limits, name: str
+) -> None:
+    """A dataset uses at most `max_inputs` features and `max_outputs` targets."""
+    most = limits.max_inputs + limits.max_outputs
+    if len(header) > most:
+        received = f"{len(header):,}" if complete else f"more than {len(header):,}"
+        raise ValueError(
+            f"{name}: This server allows at most {most:,} columns in a CSV file (max_inputs "
+            f"{limits.max_inputs} + max_outputs {limits.max_outputs}). Received: {received} "
+            "columns in the header row. Save only the columns you need."
+        )
+    if not complete:
+        raise ValueError(
+            f"{name}: its header row is longer than {max_chars:,} characters; this server "
+            f"reads CSV files of at most {most:,} columns, with names of {_NAME_MAX_CHARS} "
+            "characters on average at most. Save only the columns you need, with shorter names."
+        )
+
+
+def _names_text(names: Sequence[str]) -> str:
+    """`'a', 'b', 'c'`, or the first names and an ellipsis."""
+    shown = ", ".join(repr(str(n)) for n in names[:_NAMES_SHOWN])
+    return shown if len(names) <= _NAMES_SHOWN else f"{shown}, ..."
+
+
+def _numeric_rows(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
+    """`frame[columns]` as float64, refusing non-numeric columns by name."""
     non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         examples = "; ".join(

@@ -2,22 +2,31 @@
 
 Each task is registered in `TASKS`; its keyword parameters become form fields in the app and
 options in the CLI. Add one by writing a function that returns a `Dataset` and decorating it
-with `@TASKS.register`.
+with `@TASKS.register`. A task takes the operator's `Limits` (or `None`) as its one
+positional parameter and checks the sizes it is asked for against them, and against
+`MAX_ARRAY_BYTES`, before it generates anything.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from limconn.data._checks import check_array_size, check_counts
+from limconn.data._checks import check_array_size, check_counts, check_limits
 from limconn.data.dataset import Dataset
 from limconn.registry import Registry
+from limconn.settings import Limits
 
-TASKS = Registry("task")
+TASKS = Registry("task", positional=1)
 
 
-def make_task(name: str, **params) -> Dataset:
+def make_task(name: str, *, limits: Limits | None = None, **params) -> Dataset:
     """Builds the synthetic task `name` with its keyword parameters (strings are converted).
+
+    Args:
+        name: a task in `TASKS`.
+        limits: the operator's limits on samples, timesteps, inputs and outputs, checked
+            before anything is generated; `None` checks only `MAX_ARRAY_BYTES`.
+        **params: the task's parameters (see `TASKS.get(name).parameters`).
 
     Example:
 
@@ -25,13 +34,16 @@ def make_task(name: str, **params) -> Dataset:
     3
 
     Raises:
-        ValueError: for an unknown task or parameter, or a parameter value out of range.
+        ValueError: for an unknown task or parameter, a parameter value out of range, or a
+            dataset over `limits`; the message names the value.
     """
-    return TASKS.call(name, **params)
+    return TASKS.call(name, limits, **params)
 
 
 @TASKS.register
-def adding(*, num_samples: int = 4000, timesteps: int = 50, seed: int = 0) -> Dataset:
+def adding(
+    limits: Limits | None = None, /, *, num_samples: int = 4000, timesteps: int = 50, seed: int = 0
+) -> Dataset:
     """Adding problem: sum the two marked numbers in a long sequence (long-range memory).
 
     Hochreiter & Schmidhuber (1997). Feature 0 is a value drawn uniformly from [0, 1) at
@@ -41,6 +53,7 @@ def adding(*, num_samples: int = 4000, timesteps: int = 50, seed: int = 0) -> Da
     uniform values), so a model has learned something only below that.
 
     Args:
+        limits: the operator's limits, checked before generating; `None` for none.
         num_samples: number of sequences.
         timesteps: sequence length (at least 2); longer is harder.
         seed: random seed; the same seed gives the same data.
@@ -54,6 +67,7 @@ def adding(*, num_samples: int = 4000, timesteps: int = 50, seed: int = 0) -> Da
     check_counts(1, num_samples=num_samples)
     check_counts(2, timesteps=timesteps)
     check_counts(0, seed=seed)
+    check_limits(limits, "adding", samples=num_samples, timesteps=timesteps, inputs=2, outputs=1)
     check_array_size((num_samples, timesteps, 2), "adding")
     rng = np.random.default_rng(seed)
     values = rng.random((num_samples, timesteps), dtype=np.float32)
@@ -78,7 +92,10 @@ def adding(*, num_samples: int = 4000, timesteps: int = 50, seed: int = 0) -> Da
 
 @TASKS.register
 def copy(
-    *, num_samples: int = 4000, num_values: int = 3, delay: int = 20, seed: int = 0
+    limits: Limits | None = None,
+    /,
+    *,
+    num_samples: int = 4000, num_values: int = 3, delay: int = 20, seed: int = 0
 ) -> Dataset:
     """Delayed recall: remember a few numbers through a stretch of blanks (memory capacity).
 
@@ -89,6 +106,7 @@ def copy(
     1/12 ~ 0.083.
 
     Args:
+        limits: the operator's limits, checked before generating; `None` for none.
         num_samples: number of sequences.
         num_values: how many numbers to remember (outputs per sequence).
         delay: blank steps between the numbers and the recall cue; longer is harder.
@@ -103,6 +121,9 @@ def copy(
     check_counts(1, num_samples=num_samples, num_values=num_values)
     check_counts(0, delay=delay, seed=seed)
     timesteps = num_values + delay + 1
+    check_limits(
+        limits, "copy", samples=num_samples, timesteps=timesteps, inputs=2, outputs=num_values
+    )
     check_array_size((num_samples, timesteps, 2), "copy")
     rng = np.random.default_rng(seed)
     values = rng.random((num_samples, num_values), dtype=np.float32)
@@ -123,6 +144,8 @@ def copy(
 
 @TASKS.register
 def sine(
+    limits: Limits | None = None,
+    /,
     *,
     num_samples: int = 2000,
     timesteps: int = 40,
@@ -139,6 +162,7 @@ def sine(
     next `horizon` values of the noiseless sum, shape `(samples, horizon)`.
 
     Args:
+        limits: the operator's limits, checked before generating; `None` for none.
         num_samples: number of sequences.
         timesteps: length of the observed window.
         num_waves: number of sine waves summed.
@@ -157,6 +181,9 @@ def sine(
     check_counts(0, seed=seed)
     if not noise >= 0:
         raise ValueError(f"noise must be a standard deviation >= 0. Received: noise={noise!r}")
+    check_limits(
+        limits, "sine", samples=num_samples, timesteps=timesteps, inputs=1, outputs=horizon
+    )
     check_array_size((num_samples, timesteps + horizon, 1), "sine")
     rng = np.random.default_rng(seed)
     periods = rng.uniform(4, timesteps, num_waves)
@@ -182,6 +209,8 @@ def sine(
 
 @TASKS.register
 def channels(
+    limits: Limits | None = None,
+    /,
     *,
     num_samples: int = 4000,
     timesteps: int = 20,
@@ -200,6 +229,7 @@ def channels(
     within blocks) should fit as well as a dense LSTM, with fewer parameters.
 
     Args:
+        limits: the operator's limits, checked before generating; `None` for none.
         num_samples: number of sequences.
         timesteps: sequence length.
         groups: number of independent groups, and of targets.
@@ -216,6 +246,10 @@ def channels(
     check_counts(1, features_per_group=features_per_group)
     check_counts(0, seed=seed)
     num_features = groups * features_per_group
+    check_limits(
+        limits, "channels", samples=num_samples, timesteps=timesteps, inputs=num_features,
+        outputs=groups,
+    )
     check_array_size((num_samples, timesteps, num_features), "channels")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((num_samples, timesteps, num_features), dtype=np.float32)
@@ -238,7 +272,10 @@ def channels(
 
 @TASKS.register
 def largest_sum(
-    *, num_samples: int = 4000, timesteps: int = 20, num_channels: int = 3, seed: int = 0
+    limits: Limits | None = None,
+    /,
+    *,
+    num_samples: int = 4000, timesteps: int = 20, num_channels: int = 3, seed: int = 0
 ) -> Dataset:
     """Sequence classification: which channel has the largest sum over time?
 
@@ -248,6 +285,7 @@ def largest_sum(
     1 / num_channels.
 
     Args:
+        limits: the operator's limits, checked before generating; `None` for none.
         num_samples: number of sequences.
         timesteps: sequence length.
         num_channels: number of features, and of classes (at least 2).
@@ -262,6 +300,10 @@ def largest_sum(
     check_counts(1, num_samples=num_samples, timesteps=timesteps)
     check_counts(2, num_channels=num_channels)
     check_counts(0, seed=seed)
+    check_limits(
+        limits, "largest_sum", samples=num_samples, timesteps=timesteps, inputs=num_channels,
+        outputs=num_channels,
+    )
     check_array_size((num_samples, timesteps, num_channels), "largest_sum")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((num_samples, timesteps, num_channels), dtype=np.float32)
