@@ -255,8 +255,7 @@ def _read_csv(
     data = read_bytes(file, file_limit(max_bytes, limits))
     if not data.strip():
         raise ValueError(f"{name} is empty; {_EXPECTED} and one row per time step.")
-    most_columns = None if limits is None else limits.max_inputs + limits.max_outputs
-    max_chars = _HEADER_MAX_CHARS if most_columns is None else most_columns * _NAME_MAX_CHARS
+    max_chars = _HEADER_MAX_CHARS if limits is None else _most_columns(limits) * _NAME_MAX_CHARS
     header, complete = _header_row(data, name, max_chars)
     if len(header) == 1:
         for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
@@ -306,10 +305,10 @@ def _header_row(data: bytes, name: str, max_chars: int) -> tuple[list[str], bool
 def _check_column_count(
     header: list[str], complete: bool, max_chars: int, limits: Limits, name: str
 ) -> None:
-    """A dataset uses at most `max_inputs` features and `max_outputs` targets."""
-    most = limits.max_inputs + limits.max_outputs
+    """Refuses more columns than a dataset can use, or a header row too long to count."""
+    most = _most_columns(limits)
     if len(header) > most:
-        received = f"{len(header):,}" if complete else f"more than {len(header):,}"
+        received = f"{len(header):,}" if complete else f"at least {len(header):,}"
         raise ValueError(
             f"{name}: This server allows at most {most:,} columns in a CSV file (max_inputs "
             f"{limits.max_inputs} + max_outputs {limits.max_outputs}). Received: {received} "
@@ -321,6 +320,11 @@ def _check_column_count(
             f"reads CSV files of at most {most:,} columns, with names of {_NAME_MAX_CHARS} "
             "characters on average at most. Save only the columns you need, with shorter names."
         )
+
+
+def _most_columns(limits: Limits) -> int:
+    """A dataset uses at most `max_inputs` feature columns and `max_outputs` target columns."""
+    return limits.max_inputs + limits.max_outputs
 
 
 def _names_text(names: Sequence[str]) -> str:
