@@ -16,7 +16,9 @@ Conventions (shared with Keras's own weight layout):
 
 Masks are boolean in memory and in files. Files are read through `limconn.npio`, always:
 sizes are checked before anything is read or decompressed (`MAX_DESIGN_BYTES` unless a
-`max_bytes` is given), and a pickled or object-dtype file is refused.
+`max_bytes` is given), a pickled or object-dtype file is refused, and the masks' declared
+shapes are checked against the operator's `Limits` (when given) and against the dense masks
+a design implies, before any of them is allocated.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from limconn.npio import FileSource, parse_npy, read_bytes, read_npz, source_name
+from limconn.npio import (
+    ArrayHeader,
+    FileSource,
+    file_limit,
+    parse_npy,
+    read_bytes,
+    read_npz,
+    size_text,
+    source_name,
+)
+from limconn.settings import Limits
 
 GATES = ("i", "f", "c", "o")
 NUM_GATES = len(GATES)
@@ -38,6 +50,15 @@ MAX_DESIGN_BYTES = 64 * 1024 * 1024
 """The largest design or mask file read (and the most a design's arrays may expand to)."""
 
 _METADATA_KEY = "metadata_json"
+# What the trailing axes of each design array count, for checking them against `Limits`.
+_DESIGN_AXES = {
+    "input_mask": ("inputs", "units"),
+    "recurrent_mask": ("units", "units"),
+    "output_mask": ("units",),
+    "input_sign": ("inputs", "units"),
+    "recurrent_sign": ("units", "units"),
+}
+"""What each trailing axis of a design's arrays counts; a 1-D sign array has one per source."""
 # The last sentence of a message about a wrong file: what a design or a mask file holds.
 _DESIGN_HINT = (
     "A design is an .npz archive with arrays input_mask and, optionally, recurrent_mask, "
@@ -457,24 +478,39 @@ class Connectivity:
         return buffer.getvalue()
 
     @classmethod
-    def load(cls, path_or_file: FileSource, *, max_bytes: int = MAX_DESIGN_BYTES) -> Connectivity:
+    def load(
+        cls,
+        path_or_file: FileSource,
+        *,
+        max_bytes: int = MAX_DESIGN_BYTES,
+        limits: Limits | None = None,
+    ) -> Connectivity:
         """Reads a design written by `save` (a path or a binary file object).
 
         The file goes through `limconn.npio`: its size and its arrays' declared sizes are
-        checked before anything is read or decompressed, and nothing is unpickled.
+        checked before anything is read or decompressed, and nothing is unpickled. The
+        masks' shapes are then checked from their headers, before any mask is read: a
+        design without a recurrent mask implies a dense `(units, units)` one, which must fit
+        in `max_bytes` too, so a tiny file cannot make it allocate gigabytes.
 
         Args:
             path_or_file: a path, or a binary file object (read from its start).
-            max_bytes: the largest file accepted, and the most bytes its arrays may take
-                once decompressed.
+            max_bytes: the largest file accepted, the most bytes its arrays may take once
+                decompressed, and the most a mask it leaves out may take.
+            limits: the operator's limits: the upload size (when below `max_bytes`),
+                `max_inputs` and `max_units`. `None` checks only the byte limits.
 
         Raises:
             ValueError: if the file is too large, not an `.npz` archive, holds pickled or
-                object arrays, lacks `input_mask`, or its masks or metadata are invalid.
+                object arrays, lacks `input_mask`, declares a design over `limits` or an
+                implied recurrent mask over `max_bytes`, or its masks or metadata are
+                invalid.
         """
         name = source_name(path_or_file)
+        max_bytes = file_limit(max_bytes, limits)
         arrays = read_npz(
-            read_bytes(path_or_file, max_bytes), name, max_bytes, kinds="biufU", hint=_DESIGN_HINT
+            read_bytes(path_or_file, max_bytes), name, max_bytes, kinds="biufU", hint=_DESIGN_HINT,
+            check=lambda headers: _check_design_headers(headers, name, max_bytes, limits),
         )
         if "input_mask" not in arrays:
             raise ValueError(
@@ -489,6 +525,56 @@ class Connectivity:
             metadata=metadata,
             input_sign=arrays.get("input_sign"),
             recurrent_sign=arrays.get("recurrent_sign"),
+        )
+
+
+def _check_design_headers(
+    headers: dict[str, ArrayHeader], name: str, max_bytes: int, limits: Limits | None
+) -> None:
+    """Refuses a design's declared masks over `limits`, or an implied one over `max_bytes`.
+
+    Shapes of the wrong rank are left to `Connectivity`, whose messages say what they must be.
+    """
+    input_header = headers.get("input_mask")
+    if input_header is None or input_header.ndim not in (2, 3):
+        return
+    if limits is not None:
+        for key, axes in _DESIGN_AXES.items():
+            header = headers.get(key)
+            if header is None or header.ndim == 0:
+                continue
+            axes = axes[: header.ndim]  # per-source signs: the source axis only
+            for axis, size in zip(axes, header.shape[-len(axes) :], strict=True):
+                try:
+                    limits.check(**{axis: size})
+                except ValueError as error:
+                    raise ValueError(f"{name}: {key} has shape {header.shape}. {error}") from None
+    units = input_header.shape[-1]
+    implied = units * units * np.dtype(bool).itemsize
+    if "recurrent_mask" not in headers and implied > max_bytes:
+        raise ValueError(
+            f"{name} has no recurrent_mask, so its input_mask of shape {input_header.shape} "
+            f"implies a dense ({units}, {units}) one: {size_text(implied)}, over the limit of "
+            f"{size_text(max_bytes)}. Use fewer units, or save the design with its "
+            "recurrent_mask (Connectivity.save does)."
+        )
+
+
+def _check_mask_header(header: ArrayHeader, what: str, limits: Limits | None) -> None:
+    """Refuses a single mask larger than any design `limits` allow, from its declared shape.
+
+    Its last axis counts units; the one before, its rows, counts inputs or units (a mask
+    file does not say which matrix it is for).
+    """
+    if limits is None or header.ndim == 0:
+        return
+    max_rows = max(limits.max_inputs, limits.max_units)
+    rows = header.shape[-2] if header.ndim >= 2 else 0
+    if header.shape[-1] > limits.max_units or rows > max_rows:
+        raise ValueError(
+            f"{what} holds a mask of shape {header.shape}, larger than any design this server "
+            f"allows: at most {max_rows} rows (inputs or units) and {limits.max_units} columns "
+            "(units). Use a smaller mask."
         )
 
 
@@ -567,6 +653,7 @@ def load_mask_npy(
     ndims: tuple[int, ...] = (2, 3),
     *,
     max_bytes: int = MAX_DESIGN_BYTES,
+    limits: Limits | None = None,
 ) -> np.ndarray:
     """Reads one mask from an `.npy` file, never unpickling.
 
@@ -575,11 +662,17 @@ def load_mask_npy(
         name: what the mask is called in error messages (e.g. `"input_mask"`).
         ndims: the ranks accepted.
         max_bytes: the largest file accepted.
+        limits: the operator's limits: the upload size (when below `max_bytes`), at most
+            `max_units` columns and `max(max_inputs, max_units)` rows, checked from the
+            file's header before the mask is read. `None` checks only the byte limit.
 
     Raises:
         ValueError: if the file is too large, not an `.npy` array, pickled or object-dtype,
-            or does not hold a 0/1 mask of an accepted rank.
+            declares a shape over `limits`, or does not hold a 0/1 mask of an accepted rank.
     """
-    data = read_bytes(path_or_file, max_bytes)
-    array = parse_npy(data, source_name(path_or_file), hint=_MASK_HINT)
+    what = source_name(path_or_file)
+    data = read_bytes(path_or_file, file_limit(max_bytes, limits))
+    array = parse_npy(
+        data, what, hint=_MASK_HINT, check=lambda header: _check_mask_header(header, what, limits)
+    )
     return as_bool_mask(array, name, ndims)

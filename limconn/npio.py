@@ -9,8 +9,12 @@ this module, so the rules live in one place:
   (which would need unpickling) is refused, and the declared shape must match the bytes
   that follow.
 * `read_npz` checks the archive's directory before decompressing: the chosen arrays'
-  declared sizes must fit in `max_bytes` (a small "zip bomb" cannot expand), and each array
-  is then read as `.npy` bytes through `parse_npy`.
+  declared sizes must fit in `max_bytes` and they must be stored or deflated, as `np.savez`
+  and `np.savez_compressed` write them (a small "zip bomb" cannot expand: zipfile bounds
+  what it inflates per read, but not what it un-bzip2s or un-lzmas), and each array is then
+  read as `.npy` bytes through `parse_npy`.
+* Both take a `check` that sees each array's declared `ArrayHeader` (shape and dtype) before
+  the array is read, so a caller can refuse shapes over its own limits first.
 
 Every refusal is a `ValueError` that names the file, says what came, and ends with a hint
 of what to do; callers pass a `hint` in their own words (e.g. how to save a dataset).
@@ -33,10 +37,12 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from collections.abc import Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
+
+from limconn.settings import Limits
 
 FileSource = str | os.PathLike | BinaryIO
 """A path, or a binary file object such as an open file or Streamlit's `UploadedFile`."""
@@ -54,6 +60,12 @@ _NPY_HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
     (2, 0): np.lib.format.read_array_header_2_0,
 }
+# The compression methods of the members np.savez and np.savez_compressed write.
+_NPZ_COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_OTHER_COMPRESSIONS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+# The most bytes a `.npy` header can take: signature, version and length fields (12 bytes at
+# most), then NumPy's largest header text (10,000 bytes; it refuses longer ones as unsafe).
+_NPY_HEADER_MAX_BYTES = 12 + 10_000
 # What zipfile and its decompressors raise on a damaged archive; all become one ValueError.
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -68,12 +80,37 @@ _ZIP_ERRORS = (
 )
 
 
+class ArrayHeader(NamedTuple):
+    """What a `.npy` header declares, known before any of the array's data is read.
+
+    Attributes:
+        shape: the array's shape.
+        dtype: the array's dtype (never an object dtype: those are refused first).
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def num_bytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
 def source_name(source: FileSource) -> str:
     """The file's base name, for messages and extension checks."""
     if isinstance(source, (str, os.PathLike)):
         return os.path.basename(os.fspath(source)) or os.fspath(source)
     name = getattr(source, "name", None)
     return os.path.basename(str(name)) if name else "the uploaded file"
+
+
+def file_limit(max_bytes: int, limits: Limits | None) -> int:
+    """The largest file to read: `max_bytes`, or the operator's upload limit if smaller."""
+    return max_bytes if limits is None else min(max_bytes, limits.max_upload_bytes)
 
 
 def read_bytes(source: FileSource, max_bytes: int) -> bytes:
@@ -119,7 +156,12 @@ def read_bytes(source: FileSource, max_bytes: int) -> bytes:
 
 
 def parse_npy(
-    data: bytes, what: str, *, kinds: str = REAL_KINDS, hint: str = NPY_HINT
+    data: bytes,
+    what: str,
+    *,
+    kinds: str = REAL_KINDS,
+    hint: str = NPY_HINT,
+    check: Callable[[ArrayHeader], None] | None = None,
 ) -> np.ndarray:
     """One array from `.npy` bytes; the header is checked before anything is loaded.
 
@@ -128,45 +170,26 @@ def parse_npy(
         what: how messages name the file (e.g. `"X.npy"`).
         kinds: the dtype kinds accepted, from `"biufU"` (`"U"`: unicode text).
         hint: the last sentence of a message about a file that is not `.npy`: what to do.
+        check: called with the declared `ArrayHeader` once the header is known to be sound,
+            before the array is loaded; it raises `ValueError` to refuse the array (e.g. a
+            shape over the caller's limits).
 
     Raises:
         ValueError: for bytes that are not `.npy` (empty, pickled, an `.npz`, anything else),
             a damaged header or unsupported format version, an object dtype (which would
-            need unpickling), a dtype kind not in `kinds`, or a header that declares more
-            or less data than follows.
+            need unpickling), a dtype kind not in `kinds`, a header that declares more or
+            less data than follows, or whatever `check` refuses.
     """
-    if not data.startswith(_NPY_SIGNATURE):
-        raise ValueError(_not_numpy_message(data, what, ".npy", hint))
-    stream = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(stream)
-        read_header = _NPY_HEADER_READERS.get(version)
-        header = read_header(stream) if read_header else None
-    except (ValueError, TypeError, SyntaxError, tokenize.TokenError) as error:
+    header, data_start = _npy_header(data, what, kinds, hint)
+    available = len(data) - data_start
+    if header.num_bytes != available:
         raise ValueError(
-            f"{what} has a damaged .npy header ({error}). Save the array again with np.save."
-        ) from error
-    if header is None:
-        raise ValueError(
-            f"{what} uses .npy format version {version[0]}.{version[1]}, which limconn does not "
-            "read. Save plain numeric arrays with np.save."
+            f"{what} is truncated or damaged: its header declares shape {header.shape} of "
+            f"{header.dtype} ({header.num_bytes:,} bytes) but {available:,} bytes of data "
+            "follow. Save it again with np.save."
         )
-    shape, _, dtype = header
-    if dtype.hasobject:
-        raise ValueError(pickle_refusal(what))
-    if dtype.kind not in kinds:
-        raise ValueError(
-            f"{what} must hold {_kinds_text(kinds)}. Received: dtype {dtype}. "
-            "Convert it, e.g. with array.astype(np.float32)."
-        )
-    declared = math.prod(shape) * dtype.itemsize
-    available = len(data) - stream.tell()
-    if declared != available:
-        raise ValueError(
-            f"{what} is truncated or damaged: its header declares shape {shape} of {dtype} "
-            f"({declared:,} bytes) but {available:,} bytes of data follow. Save it again with "
-            "np.save."
-        )
+    if check is not None:
+        check(header)
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
@@ -178,6 +201,7 @@ def read_npz(
     *,
     kinds: str = REAL_KINDS,
     hint: str = NPZ_HINT,
+    check: Callable[[Mapping[str, ArrayHeader]], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Arrays from `.npz` bytes, their sizes checked before anything is decompressed.
 
@@ -192,11 +216,16 @@ def read_npz(
         kinds: the dtype kinds accepted, as in `parse_npy`.
         hint: the last sentence of a message about a wrong file: what the archive should
             hold and how to save it.
+        check: called with the declared `ArrayHeader` of every returned array (under the
+            same keys) once all of them are known to be sound; only the headers' few bytes
+            have been decompressed then. It raises `ValueError` to refuse the archive (e.g.
+            a shape over the caller's limits).
 
     Raises:
         ValueError: for bytes that are not a readable `.npz` archive, a missing or
-            ambiguous key, arrays that would expand beyond `max_bytes`, or any array that
-            `parse_npy` refuses.
+            ambiguous key, arrays that would expand beyond `max_bytes` or are compressed
+            otherwise than `np.savez_compressed` does, any array that `parse_npy` refuses,
+            or whatever `check` refuses.
     """
     _check_limit(max_bytes)
     if not data.startswith(_ZIP_SIGNATURES):
@@ -210,6 +239,14 @@ def read_npz(
     if keys is None:
         keys = [_array_name(member) for member in members]
     chosen = {key: _npz_member(members, key, name, hint) for key in keys}
+    for member in chosen.values():
+        if member.compress_type not in _NPZ_COMPRESSIONS:
+            method = _OTHER_COMPRESSIONS.get(member.compress_type, f"method {member.compress_type}")
+            raise ValueError(
+                f"{_member_what(name, member)} is compressed with {method}; limconn reads "
+                "arrays stored or deflated, as np.savez and np.savez_compressed write them. "
+                f"{hint}"
+            )
     declared = sum(member.file_size for member in chosen.values())
     if declared > max_bytes:
         raise ValueError(
@@ -217,15 +254,16 @@ def read_npz(
             f"{size_text(max_bytes)}. Use smaller arrays: fewer entries, or float32 instead "
             "of float64."
         )
+    if check is not None:
+        headers = {}
+        for key, member in chosen.items():
+            start = _read_member(archive, member, _NPY_HEADER_MAX_BYTES, unreadable)
+            headers[key] = _npy_header(start, _member_what(name, member), kinds, hint)[0]
+        check(headers)
     arrays = {}
     for key, member in chosen.items():
-        try:
-            with archive.open(member) as stream:
-                member_bytes = stream.read(member.file_size + 1)
-        except _ZIP_ERRORS as error:
-            raise ValueError(f"{unreadable} ({error})") from error
-        what = f"{name}: array {member.filename!r}"
-        arrays[key] = parse_npy(member_bytes, what, kinds=kinds, hint=hint)
+        member_bytes = _read_member(archive, member, member.file_size + 1, unreadable)
+        arrays[key] = parse_npy(member_bytes, _member_what(name, member), kinds=kinds, hint=hint)
     return arrays
 
 
@@ -239,9 +277,11 @@ def pickle_refusal(what: str) -> str:
 
 
 def size_text(num_bytes: int) -> str:
-    """A size for messages: `"1,000 bytes"`, or MiB from 1 MiB on (`"50.0 MiB"`)."""
-    if num_bytes >= 1024 * 1024:
-        return f"{num_bytes / (1024 * 1024):.1f} MiB"
+    """A size for messages: `"1,000 bytes"`, `"50.0 MiB"` from 1 MiB, `"9.3 GiB"` from 1 GiB."""
+    if num_bytes >= 1024**3:
+        return f"{num_bytes / 1024**3:,.1f} GiB"
+    if num_bytes >= 1024**2:
+        return f"{num_bytes / 1024**2:.1f} MiB"
     return f"{num_bytes:,} bytes"
 
 
@@ -270,6 +310,53 @@ def _check_size(num_bytes: int, max_bytes: int, name: str) -> None:
             f"{size_text(num_bytes)}. Use a smaller file: fewer rows, samples or entries, or "
             "float32 instead of float64."
         )
+
+
+def _npy_header(data: bytes, what: str, kinds: str, hint: str) -> tuple[ArrayHeader, int]:
+    """The header at the start of `.npy` bytes and where its data starts; checks the header.
+
+    `data` may stop anywhere after the header: only the header is read.
+    """
+    if not data.startswith(_NPY_SIGNATURE):
+        raise ValueError(_not_numpy_message(data, what, ".npy", hint))
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = _NPY_HEADER_READERS.get(version)
+        header = read_header(stream) if read_header else None
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError) as error:
+        raise ValueError(
+            f"{what} has a damaged .npy header ({error}). Save the array again with np.save."
+        ) from error
+    if header is None:
+        raise ValueError(
+            f"{what} uses .npy format version {version[0]}.{version[1]}, which limconn does not "
+            "read. Save plain numeric arrays with np.save."
+        )
+    shape, _, dtype = header
+    if dtype.hasobject:
+        raise ValueError(pickle_refusal(what))
+    if dtype.kind not in kinds:
+        raise ValueError(
+            f"{what} must hold {_kinds_text(kinds)}. Received: dtype {dtype}. "
+            "Convert it, e.g. with array.astype(np.float32)."
+        )
+    return ArrayHeader(shape, dtype), stream.tell()
+
+
+def _read_member(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, max_bytes: int, unreadable: str
+) -> bytes:
+    """At most `max_bytes` of one member, decompressing no more than that."""
+    try:
+        with archive.open(member) as stream:
+            return stream.read(max_bytes)
+    except _ZIP_ERRORS as error:
+        raise ValueError(f"{unreadable} ({error})") from error
+
+
+def _member_what(name: str, member: zipfile.ZipInfo) -> str:
+    return f"{name}: array {member.filename!r}"
 
 
 def _array_name(member: zipfile.ZipInfo) -> str:

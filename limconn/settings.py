@@ -132,8 +132,8 @@ class Limits:
             limit = getattr(self, f"max_{name}")
             if value > limit:
                 raise ValueError(
-                    f"This server allows at most {limit:g} {name.replace('_', ' ')}. "
-                    f"Received: {value:g} {name.replace('_', ' ')}."
+                    f"This server allows at most {_number(limit)} {name.replace('_', ' ')}. "
+                    f"Received: {_number(value)} {name.replace('_', ' ')}."
                 )
 
     def check_design(self, input_dim: int, units: int) -> None:
@@ -144,6 +144,10 @@ class Limits:
         """Refuses a dataset over any limit, before its arrays are built."""
         self.check(samples=samples, timesteps=timesteps, inputs=features, outputs=outputs)
 
+
+def _number(value: int | float) -> str:
+    """`"1,000,000"` for whole numbers (where `:g` would print `1e+06`), else `:g`."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 @dataclasses.dataclass(frozen=True)

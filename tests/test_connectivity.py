@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from limconn.connectivity import Connectivity, load_mask_npy, mask_npy_bytes, save_mask_npy
+from limconn.settings import Limits
 
 
 def test_defaults_are_dense_and_numbers_become_bools():
@@ -186,3 +187,23 @@ def test_stats_count_excitatory_and_inhibitory_sources_and_connections():
 def test_bad_signs_name_what_came(sign, message):
     with pytest.raises(ValueError, match=message):
         Connectivity(np.ones((3, 4)), input_sign=sign)
+
+
+def test_designs_and_masks_within_the_limits_load_and_wider_ones_are_refused():
+    limits = Limits(max_inputs=3, max_units=4, max_upload_mb=1)
+    design = Connectivity(np.ones((4, 3, 4)), np.eye(4), metadata={"name": "fits"})
+    assert Connectivity.load(io.BytesIO(design.to_npz_bytes()), limits=limits) == design
+    wider = Connectivity(np.eye(3, 5)).to_npz_bytes()
+    with pytest.raises(ValueError, match=r"input_mask has shape \(3, 5\)\. This server allows at "
+                                         r"most 4 units\. Received: 5 units\."):
+        Connectivity.load(io.BytesIO(wider), limits=limits)
+    assert Connectivity.load(io.BytesIO(wider)).units == 5  # no limits, no refusal
+
+    recurrent = np.eye(4, dtype=bool)  # a mask's rows may be units: up to max(3, 4) rows
+    assert np.array_equal(load_mask_npy(io.BytesIO(mask_npy_bytes(recurrent)), limits=limits),
+                          recurrent)
+    with pytest.raises(ValueError, match=r"shape \(5, 4\), larger than any design"):
+        load_mask_npy(io.BytesIO(mask_npy_bytes(np.ones((5, 4)))), limits=limits)
+    large = mask_npy_bytes(np.ones((1100, 1000)))  # 1.05 MiB, under MAX_DESIGN_BYTES
+    with pytest.raises(ValueError, match=r"larger than the limit of 1\.0 MiB"):
+        load_mask_npy(io.BytesIO(large), limits=limits)

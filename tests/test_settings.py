@@ -33,3 +33,5 @@ def test_checks_name_the_limit_and_the_received_value():
     with pytest.raises(ValueError, match="at most 50 samples. Received: 100 samples"):
         limits.check_data(samples=100, timesteps=5, features=2, outputs=1)
     limits.check_data(samples=50, timesteps=5, features=2, outputs=1)
+    with pytest.raises(ValueError, match="at most 200,000 samples. Received: 1,000,000 samples"):
+        Limits().check(samples=10**6)
