@@ -51,8 +51,7 @@ def load_model(path):
 
     Importing `limconn.layers` first registers the custom layers the model refers to.
     """
-    import keras
-
     import limconn.layers  # noqa: F401  (registers the layers with Keras)
+    from limconn._tf import keras
 
     return keras.saving.load_model(path, safe_mode=True)

@@ -55,6 +55,8 @@ class Enforcement:
         input: how the input mask acts, one of `INPUT_MODES`.
         recurrent: how the recurrent mask acts, one of `RECURRENT_MODES`.
         signs: whether the design's signs (Dale's law) are enforced.
+        skips_steps: whether the model skips time steps (then no `torch.nn.LSTM` computes
+            what it computes, so it has no PyTorch export).
         note: anything else a reader must know (what is random, what is not connectivity).
 
     Every strategy honours the output mask the same way: the readout reads only the units it
@@ -68,6 +70,7 @@ class Enforcement:
     input: str
     recurrent: str
     signs: bool
+    skips_steps: bool = False
     note: str = ""
 
     def __post_init__(self):
@@ -129,6 +132,7 @@ class Enforcement:
             "recurrent": self.recurrent,
             "output": "readout",
             "signs": self.signs,
+            "skips_steps": self.skips_steps,
             "masked_weights": list(self.masked_weights),
             "dense_weights": list(self.dense_weights),
             "note": self.note,
@@ -192,7 +196,7 @@ def trained_weights(model) -> dict[str, np.ndarray]:
     masks), `projection_kernel` `(input_dim, units)` when the model has a projection,
     `readout_kernel` `(units, outputs)` and `readout_bias` `(outputs,)`. float32 throughout.
     """
-    import keras
+    from limconn._tf import keras
 
     lstm = model.get_layer("lstm")
     cell = lstm.cell

@@ -57,11 +57,11 @@ import itertools
 import os
 from pathlib import Path
 
-import keras
 import numpy as np
 import safetensors.numpy
 
 import limconn
+from limconn._tf import keras
 from limconn.connectivity import NUM_GATES
 from limconn.enforcement import trained_weights
 from limconn.layers import FixedMask, MaskedLSTM, MaskedLSTMCell

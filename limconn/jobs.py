@@ -1,93 +1,182 @@
-"""A bounded queue of training jobs for a shared server, each trained in a worker process.
+"""A fair, bounded queue of training jobs for a shared server, each trained in a worker process.
 
-`JobQueue(max_concurrent)` keeps that many worker processes; a job waits in line (and knows
-its position) until a worker is free, then trains there and, when the queue has a store,
-saves its run. Every submitted job ends in a terminal status: done, stopped (partial run
-kept) or failed (with the message), a worker that dies included. A page polls
-`job.snapshot()`; nothing blocks on a job.
+A job is one group of runs: one or more designs trained together with one config and seed
+(`limconn.training.train_group`), each design a run of its own. `JobQueue` keeps
+`limits.max_jobs` worker processes; a job waits in line until a worker is free, then trains
+there and, when the queue has a store, saves its runs. Nothing blocks on a job: a page polls
+`job.snapshot()`.
+
+What a lab server needs from it:
+
+* **Fair**: waiting jobs are served round-robin across workspaces, so one visitor's "train
+  all designs" never holds everyone else back; a workspace may have at most
+  `limits.max_queued_jobs` jobs queued or training.
+* **Bounded**: limits are checked at `submit`; a queued job's data waits on disk, not in
+  memory; a run past its time limit stops within a batch, validation included, and a worker
+  that still has not finished `max(10 s, 10 %)` later is killed and replaced.
+* **Never hangs**: every job ends in a terminal status: done, stopped (partial runs kept),
+  failed (with the message) or interrupted (the server stopped). A worker that dies, a
+  worker that cannot be restarted, an event that cannot be processed, or the queue's own
+  thread dying fails the jobs it concerns with a message; the queue goes on with the others.
+* **Survives reloads and restarts**: jobs belong to a workspace, not a browser session
+  (`jobs(workspace)`), and each job's record (status, per-epoch history, run ids) is kept on
+  disk as it changes; a job that was queued or training when the server stopped is shown as
+  interrupted after a restart, with the history of every epoch it finished.
 
 Why processes, not threads: Streamlit calls `keras.backend.clear_session()` (a garbage
-collection and TensorFlow's kernel-cache reset, process-wide) after every script run, and
-a page that shows live progress reruns every second; a training thread in the server
-process then ran about 8x slower. A worker process is untouched by that, imports
-TensorFlow once, trains in parallel with the others, and repeats its runs bit for bit.
+collection and TensorFlow's kernel-cache reset, process-wide) after every script run, and a
+page that shows live progress reruns every second; a training thread in the server process
+then ran about 8x slower. A worker process is untouched by that, imports TensorFlow once,
+trains in parallel with the others, and repeats its runs bit for bit.
 
 Example:
 
->>> queue = JobQueue(max_concurrent=1, store=RunStore("runs"))  # doctest: +SKIP
->>> job = queue.submit(TrainConfig(epochs=1), design, dataset)  # doctest: +SKIP
->>> job.wait(); job.snapshot().status, job.snapshot().run_id  # doctest: +SKIP
-('done', '20261128-...')
+>>> queue = JobQueue(store=RunStore("runs"), home="/tmp/lc")  # doctest: +SKIP
+>>> job = queue.submit(TrainConfig(epochs=1), [design], dataset, "ws", ["a"])  # doctest: +SKIP
+>>> job.wait(); job.snapshot().runs[0].run_id  # doctest: +SKIP
+'20261128-...'
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
-import itertools
+import json
 import multiprocessing
+import os
 import queue as queue_module
+import secrets
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
 
 from limconn.connectivity import Connectivity
-from limconn.data import Dataset
+from limconn.data import Dataset, Normalization
 from limconn.settings import Limits
-from limconn.training import Progress, TrainConfig
+from limconn.workspaces import workspace_folder, write_atomically
 
-QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
-TERMINAL = (DONE, STOPPED, FAILED)
-_POLL_SECONDS = 0.5
+QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
+FAILED, INTERRUPTED = "failed", "interrupted"
+TERMINAL = (DONE, STOPPED, FAILED, INTERRUPTED)
+_POLL_SECONDS = 0.25
+_BATCH_EVENT_SECONDS = 0.25
+"""A worker sends at most one batch event per run this often (epoch events always go)."""
+_CURVE_POINTS = 400
+"""Live curve points kept per run (older batch points are thinned)."""
+_RECORDS_KEPT = 50
+"""Job records kept per workspace on disk."""
+
+
+def kill_grace(max_seconds: float) -> float:
+    """How long past its time limit a run may take to stop before its worker is killed."""
+    return max(10.0, 0.1 * max_seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSnapshot:
+    """One run of a job, for display.
+
+    Attributes:
+        name: the run's name.
+        history: finished epochs (as in `RunResult.history`).
+        curve: the loss after batches and the validation loss after every epoch, as rows
+            `{"step": global step, "loss": ...}` / `{"step": ..., "val_loss": ...}`.
+        latest: the latest progress event as a dict (`epoch`, `epochs`, `step`,
+            `steps_per_epoch`, `logs`, `elapsed`, `eta`, `fraction`), or `None`.
+        run_id: the stored run's id once saved.
+    """
+
+    name: str
+    history: tuple[dict, ...]
+    curve: tuple[dict, ...]
+    latest: dict | None
+    run_id: str
 
 
 @dataclasses.dataclass(frozen=True)
 class JobSnapshot:
-    """A consistent copy of a job's state for display.
+    """A consistent copy of a job's state.
 
     Attributes:
-        status: queued, running, done, stopped or failed.
-        position: 1-based place in the waiting line while queued, else 0.
-        history: finished epochs so far (as in `RunResult.history`).
-        curve: the loss after every batch and the validation loss after every epoch, as
-            rows `{"step": global step, "loss": ...}` / `{"step": ..., "val_loss": ...}`.
-        latest: the latest `Progress` event, or `None`.
-        error: why it stopped or failed, if it did.
-        run_id: the stored run's id once saved, if the queue has a store.
-        started: when training began (`time.time()`), or `None`.
-        ended: when the job reached its terminal status, or `None`.
+        id, workspace: the job and whose it is.
+        status: queued, running, done, stopped, failed or interrupted.
+        position: 1-based place in the order jobs will start while queued, else 0.
+        runs: one `RunSnapshot` per design.
+        error: why it stopped, failed or was interrupted, if it was.
+        submitted, started, ended: `time.time()` stamps, `None` until they happen.
+        version: grows with every change, so a page can tell whether anything moved.
     """
 
+    id: str
+    workspace: str
     status: str
     position: int
-    history: tuple[dict, ...]
-    curve: tuple[dict, ...]
-    latest: Progress | None
+    runs: tuple[RunSnapshot, ...]
     error: str
-    run_id: str
+    submitted: float
     started: float | None
     ended: float | None
+    version: int
+
+    @property
+    def history(self) -> tuple[dict, ...]:
+        """The first run's history (a job of one run has only that)."""
+        return self.runs[0].history
+
+    @property
+    def run_id(self) -> str:
+        return self.runs[0].run_id
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run.run_id for run in self.runs if run.run_id]
+
+
+class _RunState:
+    def __init__(self, name: str, history=(), run_id: str = ""):
+        self.name = name
+        self.history = list(history)
+        self.curve: list[dict] = []
+        self.latest: dict | None = None
+        self.run_id = run_id
+
+    def snapshot(self) -> RunSnapshot:
+        return RunSnapshot(self.name, tuple(self.history), tuple(self.curve), self.latest,
+                           self.run_id)
+
+    def add_point(self, point: dict) -> None:
+        self.curve.append(point)
+        if len(self.curve) > _CURVE_POINTS:
+            # Keep every validation point and every other batch point of the older half.
+            half = len(self.curve) // 2
+            older = [p for i, p in enumerate(self.curve[:half]) if "val_loss" in p or i % 2]
+            self.curve = older + self.curve[half:]
 
 
 class Job:
-    """One submitted run. Created by `JobQueue.submit`; read it with `snapshot()`."""
+    """One submitted group of runs. Created by `JobQueue.submit`; read it with `snapshot()`."""
 
-    def __init__(self, job_id, queue, config, connectivity, dataset, workspace, name):
+    def __init__(self, queue, job_id, workspace, config, designs, names, submitted=None):
         self.id = job_id
-        self.config = config
-        self.connectivity = connectivity
-        self.dataset = dataset
         self.workspace = workspace
-        self.name = name
+        self.config = config
+        self.designs = tuple(designs)
+        self.names = tuple(names)
         self._queue = queue
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self._status = QUEUED
-        self._history: list[dict] = []
-        self._curve: list[dict] = []
-        self._latest: Progress | None = None
+        self._runs = [_RunState(name) for name in self.names]
         self._error = ""
-        self._run_id = ""
+        self._submitted = time.time() if submitted is None else submitted
         self._started: float | None = None
         self._ended: float | None = None
+        self._version = 0
+        self.spool: Path | None = None
 
     @property
     def status(self) -> str:
@@ -102,55 +191,168 @@ class Job:
         return self._finished.wait(timeout)
 
     def snapshot(self) -> JobSnapshot:
+        self._queue._check_alive()
         position = self._queue.position(self)
         with self._lock:
             return JobSnapshot(
-                status=self._status,
-                position=position,
-                history=tuple(self._history),
-                curve=tuple(self._curve),
-                latest=self._latest,
-                error=self._error,
-                run_id=self._run_id,
-                started=self._started,
-                ended=self._ended,
+                id=self.id, workspace=self.workspace, status=self._status, position=position,
+                runs=tuple(run.snapshot() for run in self._runs), error=self._error,
+                submitted=self._submitted, started=self._started, ended=self._ended,
+                version=self._version,
             )
 
-    def _on_progress(self, event: Progress) -> None:
-        step = (event.epoch - 1) * event.steps_per_epoch + event.step
+    def record(self) -> dict:
+        """What the job store keeps of the job (plain JSON values)."""
         with self._lock:
-            self._latest = event
-            if event.kind == "batch":
-                self._curve.append({"step": step, "loss": event.logs.get("loss")})
-            else:
-                self._history.append({"epoch": event.epoch, **event.logs,
-                                      "seconds": event.elapsed})
-                if "val_loss" in event.logs:
-                    self._curve.append({"step": step, "val_loss": event.logs["val_loss"]})
+            return {
+                "id": self.id, "workspace": self.workspace, "status": self._status,
+                "error": self._error, "submitted": self._submitted, "started": self._started,
+                "ended": self._ended, "config": self.config.to_dict(),
+                "runs": [{"name": run.name, "history": run.history, "run_id": run.run_id}
+                         for run in self._runs],
+            }
 
-    def _set(self, status: str, error: str = "", run_id: str = "", at: float | None = None):
+    def _progress(self, branch: int, event: dict) -> bool:
+        """Applies a progress event; returns whether an epoch ended (worth recording)."""
+        step = (event["epoch"] - 1) * event["steps_per_epoch"] + event["step"]
         with self._lock:
+            run = self._runs[branch]
+            run.latest = event
+            if event["kind"] == "batch":
+                run.add_point({"step": step, "loss": event["logs"].get("loss")})
+            else:
+                run.history.append({"epoch": event["epoch"], **event["logs"],
+                                    "seconds": event["elapsed"]})
+                if "val_loss" in event["logs"]:
+                    run.add_point({"step": step, "val_loss": event["logs"]["val_loss"]})
+            self._version += 1
+        return event["kind"] == "epoch"
+
+    def _set(self, status: str, error: str = "", run_ids: Sequence[str] = (),
+             at: float | None = None) -> None:
+        with self._lock:
+            if self._status in TERMINAL:
+                return
             self._status = status
             self._error = error or self._error
-            self._run_id = run_id or self._run_id
+            for run, run_id in zip(self._runs, run_ids, strict=False):
+                run.run_id = run_id or run.run_id
             if status == RUNNING:
-                self._started = at
+                self._started = at if at is not None else time.time()
             elif status in TERMINAL:
                 self._ended = at if at is not None else time.time()
+            self._version += 1
         if status in TERMINAL:
             self._finished.set()
+
+    @classmethod
+    def from_record(cls, queue, record: dict) -> Job:
+        """A finished job read back from the store (after a restart)."""
+        from limconn.training import TrainConfig
+
+        job = cls(queue, record["id"], record["workspace"],
+                  TrainConfig.from_dict(record.get("config", {})), (),
+                  [run["name"] for run in record["runs"]], record.get("submitted"))
+        job._runs = [_RunState(run["name"], run.get("history", ()), run.get("run_id", ""))
+                     for run in record["runs"]]
+        job._status = record["status"]
+        job._error = record.get("error", "")
+        job._started, job._ended = record.get("started"), record.get("ended")
+        job._finished.set()
+        return job
+
+
+class JobStore:
+    """Job records on disk, `<home>/workspaces/<id>/jobs/<job id>.json`, newest kept.
+
+    Args:
+        home: the server's home (`ServerSettings.home`).
+    """
+
+    def __init__(self, home: str | os.PathLike):
+        self.home = Path(home)
+
+    def _folder(self, workspace: str) -> Path:
+        return workspace_folder(self.home, workspace) / "jobs"
+
+    def write(self, record: dict) -> None:
+        folder = self._folder(record["workspace"])
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / f"{record['id']}.json",
+                         json.dumps(record, allow_nan=True).encode())
+
+    def read(self, workspace: str) -> list[dict]:
+        """The workspace's records, newest first; unreadable ones skipped, old ones pruned."""
+        folder = self._folder(workspace)
+        records = []
+        for path in folder.glob("*.json") if folder.is_dir() else ():
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                records.append((float(record["submitted"]), path, record))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        records.sort(key=lambda item: item[0], reverse=True)
+        for _, path, _ in records[_RECORDS_KEPT:]:
+            path.unlink(missing_ok=True)
+        return [record for _, _, record in records[:_RECORDS_KEPT]]
+
+    def mark_interrupted(self) -> int:
+        """After a restart: every record still queued or running becomes interrupted (its
+        finished epochs kept). Returns how many."""
+        count = 0
+        for folder in (self.home / "workspaces").glob("*/jobs"):
+            for path in folder.glob("*.json"):
+                try:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                if isinstance(record, dict) and record.get("status") in (QUEUED, RUNNING):
+                    was = record["status"]
+                    record["status"] = INTERRUPTED
+                    record["error"] = (f"the server stopped while this job was {was}; "
+                                       "the epochs it finished are kept here")
+                    record["ended"] = time.time()
+                    write_atomically(path, json.dumps(record, allow_nan=True).encode())
+                    count += 1
+        return count
+
+
+def spool_dataset(dataset: Dataset, path: Path) -> None:
+    """Writes a dataset for a worker: arrays in an `.npz`, the rest as JSON (no pickle)."""
+    meta = {
+        "name": dataset.name, "description": dataset.description, "kind": dataset.kind,
+        "num_classes": dataset.num_classes, "feature_names": list(dataset.feature_names),
+        "target_names": list(dataset.target_names), "validation_start":
+            dataset.validation_start,
+        "normalization": None if dataset.normalization is None else dataclasses.asdict(
+            dataset.normalization),
+    }
+    with open(path, "wb") as stream:
+        np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)))
+
+
+def unspool_dataset(path: Path) -> Dataset:
+    """Reads what `spool_dataset` wrote."""
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(str(archive["meta"]))
+        normalization = meta.pop("normalization")
+        return Dataset(
+            x=archive["x"], y=archive["y"],
+            normalization=None if normalization is None else Normalization(**normalization),
+            **meta,
+        )
 
 
 class _Worker:
     """One training process with its own task queue and stop flag."""
 
-    def __init__(self, context, index: int, events, store_root):
+    def __init__(self, context, index: int, events, store_root, max_runs):
         self.tasks = context.Queue()
         self.stop = context.Event()
         self.job: Job | None = None
         self.process = context.Process(
             target=_serve,
-            args=(self.tasks, events, self.stop, store_root),
+            args=(self.tasks, events, self.stop, store_root, max_runs),
             name=f"limconn-worker-{index}",
             daemon=True,
         )
@@ -158,82 +360,156 @@ class _Worker:
 
 
 class JobQueue:
-    """Trains jobs in worker processes, at most `max_concurrent` at a time, in order.
+    """Trains jobs in worker processes, at most `limits.max_jobs` at a time, fairly.
 
     Args:
-        max_concurrent: how many jobs may train at once (>= 1): one process each.
-        limits: per-run bounds checked at `submit` (time is enforced while training).
-        store: an optional `limconn.runs.RunStore`; done and stopped runs are saved to it
+        limits: the server's limits (`max_jobs` workers; the per-run and per-workspace
+            bounds are checked at `submit`; `max_seconds` is enforced while training).
+        store: an optional `limconn.runs.RunStore`; finished and stopped runs are saved to it
             (by the worker, so the trained model never crosses processes).
+        home: where queued datasets wait and job records are kept (a temporary folder
+            when `None`: no records then survive the process).
+        max_concurrent: overrides `limits.max_jobs`.
 
-    The worker processes start with the first `submit`; `close()` ends them.
+    The worker processes start with the first `submit`; `close()` ends them. Creating a
+    queue with a `home` marks the records of jobs a previous server left unfinished as
+    interrupted.
 
     Raises:
-        ValueError: from `submit`, if the run is over a limit or the design and data disagree.
+        ValueError: from `submit`, if a run is over a limit, the design and data disagree, or
+            the workspace has too many jobs already.
     """
 
-    def __init__(self, max_concurrent: int = 1, limits: Limits | None = None, store=None):
-        if not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise ValueError(
-                f"max_concurrent must be a positive integer. Received: {max_concurrent!r}"
-            )
-        self.max_concurrent = max_concurrent
+    def __init__(self, limits: Limits | None = None, store=None, home=None,
+                 max_concurrent: int | None = None):
         self.limits = limits or Limits()
+        concurrent = self.limits.max_jobs if max_concurrent is None else max_concurrent
+        if not isinstance(concurrent, int) or concurrent < 1:
+            raise ValueError(
+                f"max_concurrent must be a positive integer. Received: {concurrent!r}"
+            )
+        self.max_concurrent = concurrent
         self.store = store
+        if home is None:
+            import tempfile
+
+            home = tempfile.mkdtemp(prefix="limconn-jobs-")
+            self._records = None
+        else:
+            self._records = JobStore(home)
+            self._records.mark_interrupted()
+        self._spool = Path(home) / "spool"
+        self._spool.mkdir(parents=True, exist_ok=True)
         self._context = multiprocessing.get_context("spawn")
         self._events = None
-        self._workers: list[_Worker] = []
-        self._ids = itertools.count(1)
-        self._jobs: dict[int, Job] = {}
-        self._waiting: list[Job] = []
+        self._workers: list[_Worker | None] = []
+        self._jobs: dict[str, Job] = {}
+        self._by_workspace: dict[str, list[Job]] = collections.defaultdict(list)
+        self._restored: set[str] = set()
+        self._waiting: dict[str, collections.deque[Job]] = {}
+        self._turns: collections.deque[str] = collections.deque()
         self._condition = threading.Condition()
         self._closed = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._broken = ""
 
-    def submit(
-        self,
-        config: TrainConfig,
-        connectivity: Connectivity,
-        dataset: Dataset,
-        workspace: str = "default",
-        name: str = "",
-    ) -> Job:
-        """Queues a run and returns its `Job` at once."""
-        self.limits.check_design(connectivity.input_dim, connectivity.units)
+    # ---------------------------------------------------------------------------------------
+    # Public API
+    # ---------------------------------------------------------------------------------------
+
+    def submit(self, config, designs, dataset: Dataset, workspace: str = "default",
+               names: Sequence[str] | None = None) -> Job:
+        """Queues one group of runs (one design, or several trained together) and returns
+        its `Job` at once.
+
+        Args:
+            config: the runs' settings (one seed for the group).
+            designs: a `Connectivity` or a sequence of them.
+            dataset: the data; written to disk until a worker takes the job.
+            workspace: whose job it is.
+            names: one run name per design (default: design, strategy, data).
+        """
+        designs = [designs] if isinstance(designs, Connectivity) else list(designs)
+        if not designs:
+            raise ValueError("A job needs at least one design. Received: none.")
+        names = list(names) if names else [
+            f"{d.name or 'design'} · {config.strategy} · {dataset.name}" for d in designs]
+        if len(names) != len(designs):
+            raise ValueError(f"Give one name per design. Received: {len(names)} names for "
+                             f"{len(designs)} designs.")
+        for design in designs:
+            self.limits.check_design(design.input_dim, design.units)
+            if design.input_dim != dataset.input_dim:
+                raise ValueError(
+                    f"{design.name or 'The design'} has {design.input_dim} inputs but the data "
+                    f"has {dataset.input_dim} features."
+                )
         self.limits.check(epochs=config.epochs)
-        self.limits.check_data(
-            dataset.num_samples, dataset.timesteps, dataset.input_dim, dataset.output_dim
-        )
-        if connectivity.input_dim != dataset.input_dim:
-            raise ValueError(
-                f"The design has {connectivity.input_dim} inputs but the data has "
-                f"{dataset.input_dim} features."
-            )
+        self.limits.check_data(dataset.num_samples, dataset.timesteps, dataset.input_dim,
+                               dataset.output_dim)
         with self._condition:
-            if self._closed.is_set():
-                raise ValueError("This job queue is closed.")
+            if self._closed.is_set() or self._broken:
+                raise ValueError(self._broken or "This job queue is closed.")
+            active = [job for job in self._by_workspace[workspace]
+                      if job.status in (QUEUED, RUNNING)]
+            if len(active) >= self.limits.max_queued_jobs:
+                raise ValueError(
+                    f"This workspace has {len(active)} jobs queued or training; this server "
+                    f"allows {self.limits.max_queued_jobs} at once. Wait for one to end or "
+                    "stop one."
+                )
+            job = Job(self, secrets.token_hex(6), workspace, config, designs, names)
+            job.spool = self._spool / f"{job.id}.npz"
+        spool_dataset(dataset, job.spool)
+        with self._condition:
             self._start_workers()
-            job = Job(next(self._ids), self, config, connectivity, dataset, workspace, name)
             self._jobs[job.id] = job
-            self._waiting.append(job)
+            self._by_workspace[workspace].append(job)
+            if workspace not in self._turns:
+                self._turns.append(workspace)
+            self._waiting.setdefault(workspace, collections.deque()).append(job)
             self._dispatch()
+        self._record(job)
         return job
 
-    def position(self, job: Job) -> int:
+    def jobs(self, workspace: str, limit: int | None = None) -> list[Job]:
+        """The workspace's jobs, newest first: this server's, and after a restart the
+        records of earlier ones (interrupted ones included)."""
         with self._condition:
-            return self._waiting.index(job) + 1 if job in self._waiting else 0
+            if self._records is not None and workspace not in self._restored:
+                self._restored.add(workspace)
+                known = {job.id for job in self._by_workspace[workspace]}
+                restored = [Job.from_record(self, record)
+                            for record in self._records.read(workspace)
+                            if record.get("id") not in known]
+                self._by_workspace[workspace][:0] = sorted(
+                    restored, key=lambda job: job._submitted)
+            jobs = sorted(self._by_workspace[workspace], key=lambda job: job._submitted,
+                          reverse=True)
+        return jobs[:limit] if limit else jobs
+
+    def position(self, job: Job) -> int:
+        """1-based place among waiting jobs in the order they will start, or 0."""
+        with self._condition:
+            for place, waiting in enumerate(self._dispatch_order(), start=1):
+                if waiting is job:
+                    return place
+        return 0
 
     @property
     def running(self) -> int:
         with self._condition:
-            return sum(worker.job is not None for worker in self._workers)
+            return sum(w is not None and w.job is not None for w in self._workers)
 
     def close(self) -> None:
         """Ends the worker processes; jobs still queued or training end as failed."""
         with self._condition:
             self._closed.set()
-            workers, self._workers = self._workers, []
-            unfinished = [*self._waiting, *(w.job for w in workers if w.job is not None)]
+            workers, self._workers = [w for w in self._workers if w is not None], []
+            unfinished = [job for queue in self._waiting.values() for job in queue]
+            unfinished += [w.job for w in workers if w.job is not None]
             self._waiting.clear()
+            self._turns.clear()
         for worker in workers:
             worker.stop.set()
             worker.tasks.put(None)
@@ -242,118 +518,246 @@ class JobQueue:
             if worker.process.is_alive():
                 worker.process.kill()
         for job in unfinished:
-            job._set(FAILED, error="the job queue was closed")
+            self._finish(job, FAILED, "the job queue was closed")
+
+    # ---------------------------------------------------------------------------------------
+    # Dispatch
+    # ---------------------------------------------------------------------------------------
+
+    def _dispatch_order(self) -> list[Job]:
+        """Waiting jobs in the order they will start: one per workspace in turn."""
+        queues = {ws: list(jobs) for ws, jobs in self._waiting.items()}
+        order, turns = [], list(self._turns)
+        while any(queues.values()):
+            for workspace in turns:
+                if queues.get(workspace):
+                    order.append(queues[workspace].pop(0))
+        return order
+
+    def _next_waiting(self) -> Job | None:
+        while self._turns:
+            workspace = self._turns.popleft()
+            waiting = self._waiting.get(workspace)
+            if waiting:
+                job = waiting.popleft()
+                if waiting:
+                    self._turns.append(workspace)
+                return job
+        return None
 
     def _start_workers(self) -> None:
         if self._workers:
             return
-        store_root = None if self.store is None else str(self.store.root)
         self._events = self._context.Queue()
-        self._workers = [
-            _Worker(self._context, index, self._events, store_root)
-            for index in range(self.max_concurrent)
-        ]
-        threading.Thread(target=self._listen, name="limconn-job-events", daemon=True).start()
+        self._workers = [self._new_worker(index) for index in range(self.max_concurrent)]
+        self._listener = threading.Thread(target=self._listen, name="limconn-job-events",
+                                          daemon=True)
+        self._listener.start()
+
+    def _new_worker(self, index: int) -> _Worker:
+        store_root = None if self.store is None else str(self.store.root)
+        return _Worker(self._context, index, self._events, store_root, self.limits.max_runs)
 
     def _dispatch(self) -> None:
         """Hands waiting jobs to idle workers; called with `_condition` held."""
         for worker in self._workers:
-            if not self._waiting:
+            if worker is None or worker.job is not None or not worker.process.is_alive():
+                continue
+            job = self._next_waiting()
+            if job is None:
                 return
-            if worker.job is None:
-                job = self._waiting.pop(0)
-                worker.job = job
-                worker.stop.clear()
-                worker.tasks.put((job.id, job.config, job.connectivity, job.dataset,
-                                  job.workspace, job.name, self.limits.max_seconds))
-                job.dataset = None  # the worker has its copy; the server keeps no arrays
+            worker.job = job
+            worker.stop.clear()
+            worker.tasks.put((job.id, job.config, job.designs, job.names, str(job.spool),
+                              job.workspace, self.limits.max_seconds))
 
     def _stop(self, job: Job) -> None:
         with self._condition:
-            if job in self._waiting:
-                self._waiting.remove(job)
-                self._jobs.pop(job.id, None)
-                queued = True
+            waiting = self._waiting.get(job.workspace)
+            queued = waiting is not None and job in waiting
+            if queued:
+                waiting.remove(job)
             else:
-                queued = False
                 for worker in self._workers:
-                    if worker.job is job:
+                    if worker is not None and worker.job is job:
                         worker.stop.set()
         if queued:
-            job._set(STOPPED, error="stopped before it started")
+            self._finish(job, STOPPED, "stopped before it started")
+
+    # ---------------------------------------------------------------------------------------
+    # The listener thread: events in, dead or overdue workers out
+    # ---------------------------------------------------------------------------------------
 
     def _listen(self) -> None:
-        """Applies the workers' events to their jobs; notices workers that died."""
-        checked = time.monotonic()
-        while not self._closed.is_set():
-            if time.monotonic() - checked > _POLL_SECONDS:
-                self._replace_dead_workers()
-                checked = time.monotonic()
-            try:
-                job_id, kind, payload = self._events.get(timeout=_POLL_SECONDS)
-            except queue_module.Empty:
-                continue
-            except (EOFError, OSError):
-                return
-            job = self._jobs.get(job_id)
-            if job is None:  # already failed because its worker died
-                continue
-            if kind == "progress":
-                job._on_progress(payload)
-            elif kind == RUNNING:
-                job._set(RUNNING, at=payload)
-            else:
-                status, error, run_id, at = payload
-                job._set(status, error=error, run_id=run_id, at=at)
-                self._release(job)
+        try:
+            checked = 0.0
+            while not self._closed.is_set():
+                if time.monotonic() - checked > _POLL_SECONDS:
+                    self._check_workers()
+                    checked = time.monotonic()
+                try:
+                    event = self._events.get(timeout=_POLL_SECONDS)
+                except queue_module.Empty:
+                    continue
+                self._apply_safely(event)
+        except BaseException as error:  # the queue's own thread must never die silently
+            self._break(f"the job queue stopped working ({type(error).__name__}: {error})")
 
-    def _release(self, job: Job) -> None:
+    def _apply_safely(self, event) -> None:
+        job = None
+        try:
+            job_id, kind, payload = event
+            job = self._jobs.get(job_id)
+            if job is not None:
+                self._apply(job, kind, payload)
+        except Exception as error:
+            if job is not None:
+                self._finish(job, FAILED, "the server could not process this job's progress "
+                                          f"({type(error).__name__}: {error})")
+                self._release(job, replace_worker=True)
+
+    def _apply(self, job: Job, kind: str, payload) -> None:
+        if kind == "progress":
+            branch, event = payload
+            if job._progress(branch, event):
+                self._record(job)
+        elif kind == RUNNING:
+            job._set(RUNNING, at=payload)
+            self._record(job)
+        else:
+            status, error, run_ids, at = payload
+            job._set(status, error=error, run_ids=run_ids, at=at)
+            self._record(job)
+            self._release(job)
+
+    def _release(self, job: Job, replace_worker: bool = False) -> None:
         with self._condition:
             self._jobs.pop(job.id, None)
-            for worker in self._workers:
-                if worker.job is job:
+            for index, worker in enumerate(self._workers):
+                if worker is not None and worker.job is job:
                     worker.job = None
+                    if replace_worker:
+                        self._kill(index)
             self._dispatch()
+        if job.spool is not None:
+            job.spool.unlink(missing_ok=True)
 
-    def _replace_dead_workers(self) -> None:
+    def _check_workers(self) -> None:
+        """Fails the job of a dead worker, kills a worker whose run overran its time limit
+        by more than `kill_grace`, and (re)starts missing workers."""
+        now = time.time()
         with self._condition:
             if self._closed.is_set():
                 return
+            overdue = self.limits.max_seconds + kill_grace(self.limits.max_seconds)
             for index, worker in enumerate(self._workers):
-                if worker.process.is_alive():
+                if worker is None:
                     continue
-                if worker.job is not None:
-                    self._jobs.pop(worker.job.id, None)
-                    worker.job._set(FAILED, error=(
-                        "the training process ended unexpectedly "
-                        f"(exit code {worker.process.exitcode}); the server may be out of memory"
-                    ))
-                store_root = None if self.store is None else str(self.store.root)
-                self._workers[index] = _Worker(self._context, index, self._events, store_root)
+                job = worker.job
+                if not worker.process.is_alive():
+                    if job is not None:
+                        self._finish(job, FAILED, (
+                            "the training process ended unexpectedly (exit code "
+                            f"{worker.process.exitcode}); the server may be out of memory"))
+                        worker.job = None
+                    self._workers[index] = None
+                elif job is not None and job._started and now - job._started > overdue:
+                    self._finish(job, FAILED, (
+                        f"the time limit of {self.limits.max_seconds:g} s passed and the run "
+                        f"did not stop within {kill_grace(self.limits.max_seconds):g} s more; "
+                        "its worker was replaced, so no run could be saved"))
+                    worker.job = None
+                    self._kill(index)
+            for index, worker in enumerate(self._workers):
+                if worker is None:
+                    try:
+                        self._workers[index] = self._new_worker(index)
+                    except Exception as error:  # e.g. OSError after an OOM kill: retry later
+                        self._fail_next_waiting(f"no training process could be started "
+                                                f"({type(error).__name__}: {error})")
             self._dispatch()
 
+    def _kill(self, index: int) -> None:
+        """Kills worker `index` (called with `_condition` held); the next check replaces it."""
+        worker = self._workers[index]
+        if worker is not None:
+            worker.process.kill()
+            worker.process.join(timeout=5)
+            self._workers[index] = None
 
-def _serve(tasks, events, stop, store_root) -> None:
-    """A worker process: trains the tasks it is handed, one at a time, reporting events."""
+    def _fail_next_waiting(self, message: str) -> None:
+        """When no worker can start, the job that would run next fails rather than waits
+        forever; later checks retry with the others."""
+        if not any(worker is not None for worker in self._workers):
+            job = self._next_waiting()
+            if job is not None:
+                self._finish(job, FAILED, message)
+
+    def _finish(self, job: Job, status: str, message: str) -> None:
+        job._set(status, error=message)
+        self._record(job)
+        self._jobs.pop(job.id, None)
+        if job.spool is not None:
+            job.spool.unlink(missing_ok=True)
+
+    def _break(self, message: str) -> None:
+        with self._condition:
+            self._broken = message
+            unfinished = [job for job in self._jobs.values() if job.status not in TERMINAL]
+        for job in unfinished:
+            self._finish(job, FAILED, message)
+
+    def _check_alive(self) -> None:
+        """If the queue's thread died, its jobs fail now rather than look alive forever."""
+        listener = self._listener
+        if listener is not None and not listener.is_alive() and not self._closed.is_set():
+            self._break(self._broken or "the job queue's event thread stopped")
+
+    def _record(self, job: Job) -> None:
+        if self._records is not None:
+            # A full disk must not stop training: the job lives on in memory.
+            with contextlib.suppress(OSError):
+                self._records.write(job.record())
+
+
+def _serve(tasks, events, stop, store_root, max_runs) -> None:
+    """A worker process: trains the groups it is handed, one at a time, reporting events."""
     from limconn.runs import RunStore
-    from limconn.training import train
+    from limconn.training import train_group
 
     store = None if store_root is None else RunStore(store_root)
     while True:
         task = tasks.get()
         if task is None:
             return
-        job_id, config, connectivity, dataset, workspace, name, max_seconds = task
+        job_id, config, designs, names, spool, workspace, max_seconds = task
         events.put((job_id, RUNNING, time.time()))
+        sent = dict.fromkeys(range(len(designs)), 0.0)
+
+        def report(event, job_id=job_id, sent=sent):
+            now = time.monotonic()
+            last_batch = event.step == event.steps_per_epoch
+            if event.kind == "batch" and not last_batch and now - sent[event.branch] < (
+                    _BATCH_EVENT_SECONDS):
+                return
+            sent[event.branch] = now
+            events.put((job_id, "progress", (event.branch, {
+                "kind": event.kind, "epoch": event.epoch, "epochs": event.epochs,
+                "step": event.step, "steps_per_epoch": event.steps_per_epoch,
+                "logs": dict(event.logs), "elapsed": event.elapsed, "eta": event.eta,
+                "fraction": event.fraction,
+            })))
+
         try:
-            result = train(
-                config, connectivity, dataset,
-                on_progress=lambda event, job_id=job_id: events.put((job_id, "progress", event)),
-                stop_event=stop,
-                max_seconds=max_seconds,
-            )
-            run_id = "" if store is None else store.save(result, workspace, name or None).id
-            outcome = (result.status, result.stop_reason, run_id, time.time())
+            dataset = unspool_dataset(Path(spool))
+            results = train_group(config, designs, dataset, on_progress=report,
+                                  stop_event=stop, max_seconds=max_seconds)
+            run_ids = []
+            for result, name in zip(results, names, strict=True):
+                run_ids.append("" if store is None else
+                               store.save(result, workspace, name, keep=max_runs).id)
+            outcome = (results[0].status, results[0].stop_reason, run_ids, time.time())
         except Exception as error:  # a failed job is reported, never raised in the worker
-            outcome = (FAILED, f"{type(error).__name__}: {error}", "", time.time())
+            outcome = (FAILED, f"{type(error).__name__}: {error}", [], time.time())
         events.put((job_id, "ended", outcome))
+

@@ -29,11 +29,12 @@ Every layer is registered for Keras serialization and holds its masks and signs 
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import ops
 
+from limconn._tf import keras
 from limconn.connectivity import NUM_GATES, as_bool_mask, as_sign, expand_gates, sign_layout
+
+ops = keras.ops
 
 _PACKAGE = "limconn"
 

@@ -9,6 +9,7 @@ one colour in every figure (`limconn.compare.run_colours`).
 from __future__ import annotations
 
 import dataclasses
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -172,12 +173,19 @@ def weight_heatmaps(panels, title: str = "", limit: float | None = None,
                         dtick=_tick_step(max(p.values.shape[0] for p in panels)))
     figure.update_annotations(font_size=12)
     figure.update_layout(
-        title={"text": title, "font": {"color": title_colour}} if title_colour else title,
+        title={"text": _text(title), "font": {"color": title_colour}},
         height=260 * rows + 60, margin={"l": 10, "r": 10, "t": 70, "b": 10},
         coloraxis={"colorscale": _WEIGHT_SCALE, "cmid": 0.0, "cmin": -limit, "cmax": limit,
                    "colorbar": {"title": "weight"}},
     )
     return figure
+
+
+def _text(label: str) -> str:
+    """A visitor's name as Plotly text: Plotly reads a subset of HTML (links included) in
+    titles, legends and hover text, so it is escaped, and `%` becomes an entity that no
+    hover template reads."""
+    return html.escape(str(label)).replace("%", "&#37;")
 
 
 def _tick_step(size: int) -> int:
@@ -194,7 +202,7 @@ def weight_histograms(runs: dict[str, tuple[np.ndarray, str]], title: str) -> go
     """
     figure = go.Figure()
     for label, (values, colour) in runs.items():
-        figure.add_trace(go.Histogram(x=values, name=label, opacity=0.55, nbinsx=80,
+        figure.add_trace(go.Histogram(x=values, name=_text(label), opacity=0.55, nbinsx=80,
                                       marker_color=colour))
     figure.update_layout(barmode="overlay", height=320, title=title,
                          xaxis_title="weight", yaxis_title="count",
@@ -229,11 +237,12 @@ def loss_curves(curves: Sequence[Curve], x: str = "epoch", log: bool = True) -> 
                     hoverinfo="skip", showlegend=False, legendgroup=curve.label,
                 ))
             figure.add_trace(go.Scatter(
-                x=curve.x, y=ys, name=f"{curve.label} · {suffix}", legendgroup=curve.label,
+                x=curve.x, y=ys, name=f"{_text(curve.label)} · {suffix}",
+                legendgroup=curve.label, text=[_text(curve.hover)] * len(curve.x),
                 line={"color": curve.colour, "dash": dash}, mode="lines+markers",
                 marker={"size": 5 if dash == "solid" else 7,
                         "symbol": "circle" if dash == "solid" else "diamond-open"},
-                hovertemplate=f"{curve.hover}<br>{x} %{{x}}: {suffix} loss %{{y:.4g}}"
+                hovertemplate=f"%{{text}}<br>{x} %{{x}}: {suffix} loss %{{y:.4g}}"
                               "<extra></extra>",
             ))
     figure.update_layout(
@@ -286,37 +295,45 @@ def sequence_preview(x: np.ndarray, samples: int = 3) -> go.Figure:
     return figure
 
 
-def live_loss_spec(curve_rows: Sequence[dict]) -> dict:
-    """A Vega-Lite spec of a run's live loss: batch loss as a thin line, validation loss as
-    large points joined by a dashed line, on a log axis so the first batches' transient does
-    not flatten the rest. Light enough to redraw every second.
+def live_loss_spec(runs: dict[str, Sequence[dict]]) -> dict:
+    """A Vega-Lite spec of live losses: per run (colour), the batch loss as a thin line and
+    the validation loss as a thick dashed line with large points, on a log axis so the first
+    batches' transient does not flatten the rest. Light enough to redraw every second.
 
     Args:
-        curve_rows: `{"step", "loss"}` and `{"step", "val_loss"}` rows (`JobSnapshot.curve`).
+        runs: run name → `{"step", "loss"}` and `{"step", "val_loss"}` rows
+            (`RunSnapshot.curve`).
     """
     values = [
-        {"step": row["step"], "series": series, "loss": row[key]}
-        for row in curve_rows
-        for key, series in (("loss", "training (per batch)"), ("val_loss", "validation"))
+        {"step": row["step"], "run": name, "series": series, "loss": row[key]}
+        for name, rows in runs.items()
+        for row in rows
+        for key, series in (("loss", "training (batches)"), ("val_loss", "validation"))
         if row.get(key) is not None and np.isfinite(row[key]) and row[key] > 0
     ]
-    colour = {"field": "series", "type": "nominal", "title": None,
-              "scale": {"domain": ["training (per batch)", "validation"],
-                        "range": ["#4c72b0", "#dd8452"]},
-              "legend": {"orient": "bottom"}}
-    x = {"field": "step", "type": "quantitative", "title": "step"}
-    y = {"field": "loss", "type": "quantitative", "title": "loss (log)",
-         "scale": {"type": "log"}}
+    encoding = {
+        "x": {"field": "step", "type": "quantitative", "title": "step"},
+        "y": {"field": "loss", "type": "quantitative", "title": "loss (log scale)",
+              "scale": {"type": "log"}},
+        "color": {"field": "run", "type": "nominal", "title": None,
+                  "legend": {"orient": "bottom", "labelLimit": 320}},
+        "strokeDash": {"field": "series", "type": "nominal", "title": None,
+                       "scale": {"domain": ["training (batches)", "validation"],
+                                 "range": [[1, 0], [6, 3]]},
+                       "legend": {"orient": "bottom"}},
+        "tooltip": [{"field": "run"}, {"field": "series"}, {"field": "step"},
+                    {"field": "loss", "format": ".4g"}],
+    }
     return {
         "data": {"values": values},
         "height": 220,
         "layer": [
-            {"mark": {"type": "line", "strokeWidth": 1.2},
-             "transform": [{"filter": "datum.series == 'training (per batch)'"}],
-             "encoding": {"x": x, "y": y, "color": colour}},
-            {"mark": {"type": "line", "strokeDash": [6, 3], "strokeWidth": 2, "point":
-                      {"size": 70, "filled": True}},
+            {"mark": {"type": "line", "strokeWidth": 1.2, "opacity": 0.8},
+             "transform": [{"filter": "datum.series == 'training (batches)'"}],
+             "encoding": encoding},
+            {"mark": {"type": "line", "strokeWidth": 2.5,
+                      "point": {"size": 80, "filled": True}},
              "transform": [{"filter": "datum.series == 'validation'"}],
-             "encoding": {"x": x, "y": y, "color": colour}},
+             "encoding": encoding},
         ],
     }

@@ -324,7 +324,8 @@ class RunStore:
         self.problems: list[tuple[Path, str]] = []
 
     def save(
-        self, result: RunResult, workspace: str = "default", name: str | None = None
+        self, result: RunResult, workspace: str = "default", name: str | None = None,
+        keep: int | None = None,
     ) -> RunInfo:
         """Saves a finished or stopped run under a new id.
 
@@ -332,6 +333,8 @@ class RunStore:
             result: what `limconn.training.train` returned.
             workspace: the workspace id (a safe folder name).
             name: display name; `default_name(result)` when `None` or empty.
+            keep: the most runs the workspace keeps (`Limits.max_runs`); the oldest beyond
+                it are deleted after this one is saved. `None` keeps every run.
 
         Raises:
             ValueError: if `workspace` is not a safe folder name.
@@ -341,6 +344,9 @@ class RunStore:
         write_run_folder(
             result, folder, run_id=run_id, name=name or default_name(result), workspace=workspace
         )
+        if keep is not None:
+            for old in self.list(workspace)[keep:]:
+                self.delete(old.id, workspace)
         return RunInfo.read(folder)
 
     def list(self, workspace: str | None = None) -> list[RunInfo]:

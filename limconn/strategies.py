@@ -88,8 +88,7 @@ def build_model(
 
 def _model(name: str, inputs, hidden, connectivity: Connectivity, head: Head):
     """Output mask, readout, and the `keras.Model` around them."""
-    import keras
-
+    from limconn._tf import keras
     from limconn.layers import FixedMask
 
     hidden = FixedMask(connectivity.output_mask, name="output_mask")(hidden)
@@ -112,7 +111,7 @@ def _masked_lstm(connectivity: Connectivity):
 
 
 def _dense_lstm(connectivity: Connectivity):
-    import keras
+    from limconn._tf import keras
 
     return keras.layers.LSTM(connectivity.units, name="lstm")
 
@@ -127,7 +126,7 @@ def kernel(connectivity, input_shape, head):
     Keras's own LSTM, so it keeps the fused cuDNN kernel on GPU. Honours the input,
     recurrent and output masks and the signs.
     """
-    import keras
+    from limconn._tf import keras
 
     inputs = keras.Input(input_shape)
     return _model("kernel", inputs, _masked_lstm(connectivity)(inputs), connectivity, head)
@@ -142,8 +141,7 @@ def custom_cell(connectivity, input_shape, head):
     the price of the step loop (no fused cuDNN kernel; slower). Honours the input,
     recurrent and output masks and the signs.
     """
-    import keras
-
+    from limconn._tf import keras
     from limconn.layers import MaskedLSTMCell
 
     cell = MaskedLSTMCell(
@@ -167,8 +165,7 @@ def input_features(connectivity, input_shape, head):
     recurrent mask and the signs are not used: the LSTM is dense. This is the everyday
     "mask some features" answer, offered for comparison. Honours the output mask.
     """
-    import keras
-
+    from limconn._tf import keras
     from limconn.layers import FixedMask
 
     kept = any_gate(connectivity.input_mask).any(axis=1)
@@ -186,7 +183,7 @@ def output(connectivity, input_shape, head):
     read by the readout, but it still computes and, through the dense recurrent weights,
     still acts on the units that are read: it influences the prediction indirectly.
     """
-    import keras
+    from limconn._tf import keras
 
     inputs = keras.Input(input_shape)
     hidden = _dense_lstm(connectivity)(inputs)
@@ -203,8 +200,7 @@ def sparse_projection(connectivity, input_shape, head):
     has. The masked weights are the projection's; the LSTM's kernels are dense. The
     recurrent mask and the signs are not used. Honours the output mask.
     """
-    import keras
-
+    from limconn._tf import keras
     from limconn.layers import MaskedDense
 
     inputs = keras.Input(input_shape)
@@ -236,7 +232,7 @@ def random_dynamic(connectivity, input_shape, head, rate: float = 0.5):
     Args:
         rate: probability of dropping each input feature of a sequence, in [0, 1).
     """
-    import keras
+    from limconn._tf import keras
 
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate must be in [0, 1). Received: rate={rate!r}")
@@ -249,7 +245,7 @@ def random_dynamic(connectivity, input_shape, head, rate: float = 0.5):
 
 
 @STRATEGIES.register(enforces=Enforcement(
-    input="none", recurrent="none", signs=False,
+    input="none", recurrent="none", signs=False, skips_steps=True,
     note="Not connectivity: a step whose features all equal mask_value is skipped, whatever "
          "task it comes from (a synthetic task's all-zero steps included).",
 ))
@@ -267,7 +263,7 @@ def timestep(connectivity, input_shape, head, mask_value: float = 0.0):
     Args:
         mask_value: the padding value; a step whose features all equal it is skipped.
     """
-    import keras
+    from limconn._tf import keras
 
     inputs = keras.Input(input_shape)
     masked = keras.layers.Masking(mask_value, name="skip_padding")(inputs)

@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import keras
 import numpy as np
 
+from limconn._tf import keras
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
 from limconn.enforcement import max_masked_weight, trained_weights

@@ -4,83 +4,182 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from limconn.jobs import TERMINAL
-from limconn.plots import loss_curves, weight_heatmaps, weight_histograms
-from limconn.ui import state
-from limconn.ui.resources import run_store
+from limconn import compare, pruning
+from limconn.plots import Curve, loss_curves, weight_heatmaps, weight_histograms
+from limconn.strategies import enforcement_of
+from limconn.ui import resources, state
+from limconn.ui.frame import page_frame
+from limconn.ui.text import plain
 
+workspace = page_frame("Compare")
 st.title("Compare")
-store = run_store()
-everyone = st.toggle("Show runs of every workspace", key="compare.everyone",
-                     help="Off: only the runs trained from this browser session's workspace.")
-training = [job for job in state.jobs() if job.status not in TERMINAL]
-if training:
-    st.info(f"{len(training)} run(s) still training or queued; they appear here when they end.")
-runs = store.list(None if everyone else state.workspace())
+store = resources.run_store()
+active = [job for job in resources.job_queue().jobs(workspace) if job.status in
+          ("queued", "running")]
+if active:
+    st.info(f"{len(active)} job(s) still training or queued; their runs appear here when they "
+            "end.")
+runs = store.list(workspace)
 for folder, problem in store.problems:
-    st.warning(f"Skipped a broken run folder {folder.name}: {problem}")
+    st.warning(f"Skipped a broken run folder {plain(folder.name)}: {plain(problem)}")
 if not runs:
     st.info("No runs yet. Train a design on the Train page; finished and stopped runs appear here.")
     st.stop()
 
-labels = {f"{info.name} · {info.id}": info for info in runs}
-chosen = st.multiselect("Runs", list(labels), default=list(labels)[:3], key="compare.runs")
+by_id = {info.id: info for info in runs}
+colours = compare.run_colours(runs)
+# Runs that finished since this tab last looked are added to the selection.
+seen = st.session_state.setdefault("compare.seen", set())
+selected = [run_id for run_id in st.session_state.get("compare.runs", []) if run_id in by_id]
+if not seen:
+    selected = list(by_id)[:3]
+selected += [run_id for run_id in by_id if run_id not in seen and run_id not in selected]
+seen.update(by_id)
+st.session_state["compare.runs"] = selected
+chosen = st.multiselect(
+    "Runs", list(by_id), key="compare.runs",
+    format_func=lambda run_id: f"{compare.run_label(by_id[run_id])} · {run_id[-6:]}",
+)
 if not chosen:
     st.stop()
 loaded = {}
-for label in chosen:
-    info = labels[label]
+for run_id in chosen:
     try:
-        loaded[label] = store.load(info.id, info.workspace)
+        loaded[run_id] = store.load(run_id, workspace)
     except ValueError as error:
-        st.warning(f"Skipped the broken run {label}: {error}")
+        st.warning(f"Skipped the broken run {plain(run_id)}: {plain(error)}")
 if not loaded:
     st.stop()
 
-axis_column, log_column = st.columns(2)
+axis_column, log_column, group_column = st.columns(3)
 x_axis = axis_column.radio("x axis", ("epoch", "seconds"), horizontal=True, key="compare.x")
 log_scale = log_column.checkbox("log scale", value=True, key="compare.log")
-histories = {label: run.history.to_dict("records") for label, run in loaded.items()}
-st.plotly_chart(loss_curves(histories, x=x_axis, log=log_scale), key="compare.curves")
-
-rows = []
-for label, run in loaded.items():
-    stats = run.connectivity.stats()
-    rows.append({
-        "run": label,
-        "status": run.info.status,
-        "strategy": run.info.strategy,
-        "design": run.connectivity.name,
-        "data": run.info.dataset,
-        "input density": stats.input_density,
-        "recurrent density": stats.recurrent_density,
-        "effective parameters": stats.effective_parameters,
-        "best val loss": run.info.metrics.get("best_val_loss"),
-        "final val loss": run.info.metrics.get("final_val_loss"),
-        "epochs": run.info.epochs,
-        "wall time (s)": run.info.metrics.get("wall_time"),
-        "max |masked weight|": run.info.max_masked_weight,
-    })
-st.dataframe(pd.DataFrame(rows), hide_index=True)
+grouped = group_column.toggle(
+    "Group seeds", key="compare.group",
+    help="Runs of the same design, strategy, data and settings that differ only by seed: "
+         "mean curve with a min–max band, and mean ± std in the table.",
+)
+groups = compare.group_runs(loaded.values())
+if grouped:
+    curves = []
+    for group in groups:
+        colour = colours[group.runs[0].info.id]
+        values, bands = {}, {}
+        for column in ("loss", "val_loss"):
+            curve = group.curve(column)
+            if curve["n"].any():
+                values[column], bands[column] = curve["mean"], (curve["min"], curve["max"])
+        curves.append(Curve(
+            label=f"{group.label} (n={len(group.runs)})", colour=colour,
+            hover=f"seeds {', '.join(map(str, group.seeds))}", x=list(range(1, len(
+                next(iter(values.values()), [])) + 1)), values=values, bands=bands,
+        ))
+    st.plotly_chart(loss_curves(curves, x="epoch", log=log_scale), key="compare.curves")
+    rows = compare.group_rows(groups)
+    table = pd.DataFrame([{
+        "group": row["group"], "strategy": row["strategy"], "n": row["n"],
+        "best val loss (mean ± std)": compare.mean_std_text(row["best val loss mean"],
+                                                            row["best val loss std"]),
+        "final val loss (mean ± std)": compare.mean_std_text(row["final val loss mean"],
+                                                             row["final val loss std"]),
+        "seeds": row["seeds"],
+    } for row in rows])
+    st.dataframe(table, hide_index=True)
+else:
+    curves = [Curve(
+        label=compare.run_label(run.info), colour=colours[run_id],
+        hover=f"{run.info.name} · {run_id}", x=run.history[x_axis].tolist(),
+        values={column: run.history[column].to_numpy(float) for column in ("loss", "val_loss")},
+    ) for run_id, run in loaded.items()]
+    st.plotly_chart(loss_curves(curves, x=x_axis, log=log_scale), key="compare.curves")
+    table = pd.DataFrame([compare.summary_row(run) for run in loaded.values()])
+    st.dataframe(
+        table.style.apply(lambda row: [f"color: {colours[row['id']]}"] + [""] * (len(row) - 1),
+                          axis=1),
+        hide_index=True,
+        column_config={
+            "effective parameters": st.column_config.NumberColumn(
+                help="Weights of the trained model's recurrent part that are free to act: "
+                     "not held at 0 by a mask, not behind a switched-off feature."),
+            "input density": st.column_config.NumberColumn(format="percent"),
+            "recurrent density": st.column_config.NumberColumn(format="percent"),
+            "readout density": st.column_config.NumberColumn(format="percent"),
+        },
+    )
 
 st.subheader("Learned weights")
-limit = max(
-    float(np.abs(run.weights[name]).max(initial=0.0))
-    for run in loaded.values() for name in ("kernel", "recurrent_kernel")
-) or 1.0
-for label, run in loaded.items():
+limit = max(float(np.abs(panel.values).max(initial=0.0))
+            for run in loaded.values() for panel in compare.weight_panels(run)) or 1.0
+for run_id, run in loaded.items():
     masked = run.info.max_masked_weight
-    st.markdown(f"**{label}** · largest |weight| at a masked position: "
-                f"`{'not masked by this strategy' if masked is None else f'{masked:g}'}`")
-    st.plotly_chart(weight_heatmaps(run.weights, run.connectivity, limit=limit),
-                    key=f"compare.weights.{label}")
-st.plotly_chart(weight_histograms({label: run.weights for label, run in loaded.items()}),
-                key="compare.histograms")
+    note = ("this strategy masks no weight" if masked is None
+            else f"largest |stored weight| at a masked position: {masked:g}")
+    st.caption(f"{plain(run.info.name)} · {note}")
+    st.plotly_chart(weight_heatmaps(compare.weight_panels(run), title=compare.run_label(run.info),
+                                    limit=limit, title_colour=colours[run_id]),
+                    key=f"compare.weights.{run_id}")
+live_only = st.toggle("Leave out masked zeros", value=True, key="compare.live_only",
+                      help="Count only weights a mask leaves free, so the histogram is not "
+                           "one spike at 0.")
+histogram_values = {
+    compare.run_label(run.info) + f" · {run_id[-6:]}": (
+        compare.live_weights(run) if live_only else np.concatenate(
+            [panel.values.ravel() for panel in compare.weight_panels(run)]),
+        colours[run_id])
+    for run_id, run in loaded.items()
+}
+st.plotly_chart(weight_histograms(
+    histogram_values,
+    "Weights a mask leaves free" if live_only else "All weights (masked zeros included)"),
+    key="compare.histograms")
+
+st.subheader("New designs from a run")
+source_id = st.selectbox("Run", list(loaded), key="compare.prune.run",
+                         format_func=lambda run_id: compare.run_label(by_id[run_id]))
+keep_column, gate_column, seed_column = st.columns(3)
+keep = keep_column.number_input("Keep fraction", 0.01, 1.0, 0.5, step=0.05,
+                                key="compare.prune.keep")
+per_gate = gate_column.checkbox("Rank per gate", key="compare.prune.per_gate")
+control_seed = seed_column.number_input("Random seed", 0, 2**31 - 1, 0, key="compare.prune.seed")
+strongest_column, random_column = st.columns(2)
+try:
+    if strongest_column.button("New design from this run's strongest connections"):
+        pruned = pruning.strongest(loaded[source_id], float(keep), per_gate=per_gate)
+        state.put(state.new_name(pruned.name or "pruned"), pruned)
+        st.success(f"Added {plain(pruned.name)} to your designs; train it on the Train page "
+                   "(choose this run under “rewind” for the lottery-ticket loop).")
+    if random_column.button("Random design at the same density"):
+        pruned = pruning.strongest(loaded[source_id], float(keep), per_gate=per_gate)
+        control = pruning.random_like(pruned, int(control_seed))
+        state.put(state.new_name(control.name or "random control"), control)
+        st.success(f"Added {plain(control.name)} to your designs.")
+except ValueError as error:
+    st.error(str(error))
 
 st.subheader("Downloads")
-for label, run in loaded.items():
-    st.download_button(
+
+
+def torch_file(run) -> bytes:
+    """Built when the button is clicked: exporting loads the Keras model."""
+    from limconn import export
+
+    return export.torch_safetensors_bytes(run)
+
+
+for run_id, run in loaded.items():
+    label = f"{plain(compare.run_label(run.info))} · {run_id[-6:]}"
+    zip_column, torch_column = st.columns(2)
+    zip_column.download_button(
         f"{label} (.zip: masks .npy, model.keras, history.csv)",
-        store.export_zip(run.info.id, run.info.workspace), f"{run.info.id}.zip",
-        key=f"compare.download.{label}",
+        lambda run_id=run_id: store.export_zip(run_id, workspace),
+        state.file_name(run_id, ".zip"), key=f"compare.download.{run_id}",
     )
+    if enforcement_of(run.info.strategy).skips_steps:
+        torch_column.caption(f"{label}: no PyTorch export, since torch.nn.LSTM cannot skip "
+                             "time steps as this strategy does.")
+    else:
+        torch_column.download_button(
+            f"{label} (PyTorch .safetensors: nn.LSTM + nn.Linear)",
+            lambda run=run: torch_file(run), state.file_name(run_id, ".safetensors"),
+            key=f"compare.torch.{run_id}",
+        )

@@ -1,26 +1,48 @@
 """Train: choose data and a strategy, train kept designs in the background, watch them learn."""
 
-import pandas as pd
 import streamlit as st
 
 from limconn import data
-from limconn.jobs import QUEUED, RUNNING, TERMINAL
-from limconn.plots import sequence_preview
-from limconn.strategies import STRATEGIES
+from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL
+from limconn.plots import live_loss_spec, sequence_preview
+from limconn.strategies import STRATEGIES, enforcement_of
 from limconn.training import OPTIMIZERS, TrainConfig
-from limconn.ui import state
+from limconn.ui import resources, state
 from limconn.ui.forms import parameter_inputs
-from limconn.ui.resources import job_queue
+from limconn.ui.frame import page_frame
+from limconn.ui.text import plain
 
 SOURCES = ("Synthetic task", "Upload", "Example CSV")
+SECTION = "train"
+REMEMBERED = ("train.source", "train.task", "train.strategy", "train.epochs", "train.batch",
+              "train.lr", "train.optimizer", "train.seed", "train.seeds", "train.val")
+"""Widget keys whose values the workspace remembers (plus every task and strategy field)."""
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def synthetic(task: str, params: tuple) -> data.Dataset:
-    return data.make_task(task, **dict(params))
+def synthetic(task: str, params: tuple, _limits) -> data.Dataset:
+    return data.make_task(task, limits=_limits, **dict(params))
 
 
-def choose_data(validation_split: float) -> data.Dataset | None:
+def restore_choices() -> None:
+    """Seeds this session's widgets from what the workspace remembered, once per session."""
+    if st.session_state.get("train.restored"):
+        return
+    st.session_state["train.restored"] = True
+    for key, value in state.remembered(SECTION).items():
+        if key.startswith("train.") and key not in st.session_state:
+            st.session_state[key] = value
+
+
+def remember_choices() -> None:
+    values = {key: st.session_state[key] for key in st.session_state
+              if isinstance(key, str) and (key in REMEMBERED or key.startswith(
+                  ("train.task.", "train.strategy.")))
+              and isinstance(st.session_state[key], (str, int, float, bool))}
+    state.remember(SECTION, values)
+
+
+def choose_data(validation_split: float, limits) -> data.Dataset | None:
     """The data section: a synthetic task or an upload; errors shown, never raised."""
     source = st.radio("Data", SOURCES, horizontal=True, key="train.source")
     try:
@@ -29,18 +51,18 @@ def choose_data(validation_split: float) -> data.Dataset | None:
             entry = data.TASKS.get(task)
             st.caption(entry.summary)
             params = parameter_inputs(entry, key="train.task")
-            return synthetic(task, tuple(sorted(params.items())))
+            return synthetic(task, tuple(sorted(params.items())), limits)
         if source == "Example CSV":
             st.caption("Weekly CO₂ at Mauna Loa, 1958–2001 (public domain): forecast the next "
                        "week from a window of past weeks. It has gaps: choose how to fill them.")
-            return csv_dataset(data.example_csv_path(), validation_split, missing="fill")
-        return uploaded(validation_split)
+            return csv_dataset(data.example_csv_path(), validation_split, limits, missing="fill")
+        return uploaded(validation_split, limits)
     except ValueError as error:
         st.error(str(error))
         return None
 
 
-def uploaded(validation_split: float) -> data.Dataset | None:
+def uploaded(validation_split: float, limits) -> data.Dataset | None:
     file = st.file_uploader(
         "A CSV time series, an .npz with X and y, or X as .npy", type=["csv", "npz", "npy"],
         key="train.upload",
@@ -49,27 +71,30 @@ def uploaded(validation_split: float) -> data.Dataset | None:
         return None
     name = file.name.lower()
     if name.endswith(".npz"):
-        return data.load_npz(file)
+        return data.load_npz(file, max_bytes=limits.max_upload_bytes, limits=limits)
     if name.endswith(".npy"):
         targets = st.file_uploader("Targets y (.npy)", type=["npy"], key="train.targets")
-        return data.load_npy(file, targets) if targets is not None else None
-    return csv_dataset(file, validation_split)
+        if targets is None:
+            return None
+        return data.load_npy(file, targets, max_bytes=limits.max_upload_bytes, limits=limits)
+    return csv_dataset(file, validation_split, limits)
 
 
-def csv_dataset(file, validation_split: float, missing: str = "error") -> data.Dataset:
+def csv_dataset(file, validation_split: float, limits, missing: str = "error") -> data.Dataset:
     """Column, window and missing-value choices for a CSV time series, then its windows.
 
     Widget keys carry the file's name, so another file starts from fresh choices.
     """
-    columns = data.csv_columns(file)
-    key = f"train.csv.{getattr(file, 'name', file)}"
+    columns = data.csv_columns(file, max_bytes=limits.max_upload_bytes, limits=limits)
+    key = f"csv.{getattr(file, 'name', file)}"
     left, right = st.columns(2)
     targets = left.multiselect("Target columns", columns, default=columns[-1:],
                                key=f"{key}.targets")
     features = right.multiselect("Feature columns", columns, default=columns[-1:],
                                  key=f"{key}.features")
     window_column, horizon_column, missing_column = st.columns(3)
-    window = window_column.number_input("Window", 2, 1000, 24, key=f"{key}.window")
+    window = window_column.number_input("Window", 2, limits.max_timesteps, 24,
+                                        key=f"{key}.window")
     horizon = horizon_column.number_input("Horizon", 1, 1000, 1, key=f"{key}.horizon")
     policies = data.MISSING_POLICIES
     missing = missing_column.selectbox("Missing values", policies,
@@ -77,64 +102,81 @@ def csv_dataset(file, validation_split: float, missing: str = "error") -> data.D
     return data.load_csv(
         file, feature_columns=features, target_columns=targets, window=int(window),
         horizon=int(horizon), validation_split=validation_split, missing=missing,
+        max_bytes=limits.max_upload_bytes, limits=limits,
     )
 
 
 def show_job(job) -> None:
-    """One job's live card: status, progress with ETA, loss curve, Stop."""
+    """One job's live card: status, its runs' progress, their losses, Stop."""
     snapshot = job.snapshot()
     with st.container(border=True):
         title, button = st.columns([5, 1])
-        title.markdown(f"**{job.name}** · {snapshot.status}")
+        names = ", ".join(run.name for run in snapshot.runs)
+        title.markdown(f"**{plain(names)}** · {snapshot.status}")
         if snapshot.status in (QUEUED, RUNNING):
             button.button("Stop", key=f"train.stop.{job.id}", on_click=job.stop)
         if snapshot.status == QUEUED:
-            st.info(f"queued, position {snapshot.position}")
-        if snapshot.latest is not None:
-            event = snapshot.latest
-            loss = event.logs.get("loss", float("nan"))
-            st.progress(event.fraction, text=(
-                f"epoch {event.epoch}/{event.epochs} · step {event.step}/{event.steps_per_epoch}"
-                f" · loss {loss:.4g} · {event.elapsed:.0f}s elapsed · ETA {event.eta:.0f}s"
-            ))
-        if snapshot.curve:
-            curve = pd.DataFrame(list(snapshot.curve)).set_index("step")
-            st.line_chart(curve.interpolate(limit_area="inside"), height=220,
-                          x_label="step", y_label="loss")
-        if snapshot.status == "failed":
-            st.error(snapshot.error)
+            st.info(f"Queued: {snapshot.position} of the jobs waiting for a free worker "
+                    "start before or with it.")
+        for run in snapshot.runs:
+            if run.latest is not None:
+                event = run.latest
+                loss = event["logs"].get("loss", float("nan"))
+                prefix = f"{plain(run.name)} · " if len(snapshot.runs) > 1 else ""
+                st.progress(event["fraction"], text=(
+                    f"{prefix}epoch {event['epoch']}/{event['epochs']} · step "
+                    f"{event['step']}/{event['steps_per_epoch']} · loss {loss:.4g} · "
+                    f"{event['elapsed']:.0f}s elapsed · ETA {event['eta']:.0f}s"
+                ))
+        curves = {run.name: run.curve for run in snapshot.runs if run.curve}
+        if curves:
+            st.vega_lite_chart(live_loss_spec(curves), width="stretch")
+        if snapshot.status in (FAILED, INTERRUPTED):
+            st.error(f"{snapshot.status}: {snapshot.error}")
         elif snapshot.status in TERMINAL:
             note = f" ({snapshot.error})" if snapshot.error else ""
-            st.success(f"{snapshot.status}{note}: saved as run {snapshot.run_id}; "
-                       "see it on the Compare page.")
+            saved = ", ".join(snapshot.run_ids) or "nothing"
+            st.success(f"{snapshot.status}{note}: saved as {saved}; see Compare.")
 
 
-def live_jobs() -> None:
-    for job in reversed(state.jobs()[-6:]):
+def live_jobs(workspace: str) -> None:
+    for job in resources.job_queue().jobs(workspace, limit=6):
         show_job(job)
 
 
+def seeds(first: int, count: int) -> list[int]:
+    return list(range(first, first + count))
+
+
+workspace = page_frame("Train")
+limits = resources.settings().limits
+restore_choices()
 st.title("Train")
 data_box, strategy_box, settings_box, action_box = (st.container() for _ in range(4))
 
 with settings_box:
     st.subheader("Settings")
-    columns = st.columns(6)
-    epochs = columns[0].number_input("Epochs", 1, 1000, 10, key="train.epochs")
+    columns = st.columns(7)
+    epochs = columns[0].number_input("Epochs", 1, limits.max_epochs, 10, key="train.epochs")
     batch_size = columns[1].number_input("Batch size", 1, 4096, 64, key="train.batch")
     learning_rate = columns[2].number_input("Learning rate", 1e-5, 1.0, 0.01, format="%g",
                                             key="train.lr")
     optimizer = columns[3].selectbox("Optimizer", OPTIMIZERS, key="train.optimizer")
     seed = columns[4].number_input("Seed", 0, 2**31 - 1, 0, key="train.seed")
-    validation_split = columns[5].number_input("Validation split", 0.0, 0.9, 0.2,
+    seed_count = columns[5].number_input(
+        "Seeds", 1, limits.max_queued_jobs, 1, key="train.seeds",
+        help="Train each design with this many seeds (seed, seed + 1, ...); Compare groups "
+             "them with their spread.",
+    )
+    validation_split = columns[6].number_input("Validation split", 0.0, 0.9, 0.2,
                                                key="train.val")
 
 with data_box:
     st.subheader("Data")
-    dataset = choose_data(validation_split)
+    dataset = choose_data(validation_split, limits)
     if dataset is not None:
         st.session_state[state.DATA_INPUTS] = dataset.input_dim
-        st.caption(f"{dataset.description} · {dataset.num_samples} sequences × "
+        st.caption(f"{plain(dataset.description)} · {dataset.num_samples} sequences × "
                    f"{dataset.timesteps} steps × {dataset.input_dim} features · {dataset.kind}")
         with st.expander("Preview"):
             st.plotly_chart(sequence_preview(dataset.x), key="train.preview")
@@ -144,7 +186,16 @@ with strategy_box:
     strategy = st.selectbox("Strategy", STRATEGIES.names(), key="train.strategy")
     entry = STRATEGIES.get(strategy)
     st.info(f"**{entry.summary}** {entry.description}")
+    with st.expander("What this strategy enforces"):
+        for line in enforcement_of(strategy).describe():
+            st.markdown(f"- {line}")
     options = parameter_inputs(entry, key="train.strategy")
+    if strategy == "timestep" and dataset is not None:
+        skipped = dataset.constant_steps(float(options.get("mask_value", 0.0)))
+        if skipped:
+            st.warning(f"{skipped:.0%} of this data's time steps have every feature equal to "
+                       "the mask value: the timestep strategy skips them all, not only "
+                       "padding (on the copy task, that removes the delay).")
 
 with action_box:
     kept = state.designs()
@@ -154,33 +205,53 @@ with action_box:
     mismatched = [n for n, d in kept.items() if dataset is not None
                   and d.input_dim != dataset.input_dim]
     if mismatched:
-        st.warning(f"{', '.join(mismatched)} ha{'s' if len(mismatched) == 1 else 've'} a "
-                   f"different number of inputs than the data's {dataset.input_dim} features.")
+        st.warning(f"{plain(', '.join(mismatched))} ha{'s' if len(mismatched) == 1 else 've'} "
+                   f"a different number of inputs than the data's {dataset.input_dim} features.")
         if st.button(f"Resize designs to {dataset.input_dim} inputs"):
             for mismatched_name in mismatched:
                 design = kept[mismatched_name]
                 state.put(mismatched_name, design.resized(dataset.input_dim, design.units))
             st.rerun()
+    store = resources.run_store()
+    parents = {f"{info.name} · {info.id}": info for info in store.list(workspace)}
+    rewind = st.selectbox(
+        "Start from a run's initial weights (rewind)", ["no: fresh weights", *parents],
+        key="train.rewind",
+        help="The lottery-ticket loop: retrain a pruned design from the weights its parent "
+             "run started with (masked positions start at 0).",
+    )
     train_one, train_all = st.columns(2)
     chosen = []
     if train_one.button("Train", type="primary", disabled=dataset is None):
         chosen = [design_name]
-    if train_all.button("Train all designs", disabled=dataset is None):
+    if train_all.button("Train all designs", disabled=dataset is None,
+                        help="All designs train together, one job per seed: each design is a "
+                             "branch of one model, as fast as a few separate runs."):
         chosen = names
-    for name in chosen:
-        try:
-            config = TrainConfig(
-                strategy=strategy, strategy_options=options, epochs=int(epochs),
-                batch_size=int(batch_size), learning_rate=float(learning_rate),
-                optimizer=optimizer, seed=int(seed), validation_split=float(validation_split),
-                name=name,
-            )
-            job = job_queue().submit(config, kept[name], dataset, workspace=state.workspace(),
-                                     name=f"{name} · {strategy} · {dataset.name}")
-        except ValueError as error:
-            st.error(f"{name}: {error}")
-        else:
-            state.jobs().append(job)
+    if chosen:
+        init_from = "" if rewind not in parents else str(parents[rewind].path)
+        for run_seed in seeds(int(seed), int(seed_count)):
+            try:
+                config = TrainConfig(
+                    strategy=strategy, strategy_options=options, epochs=int(epochs),
+                    batch_size=int(batch_size), learning_rate=float(learning_rate),
+                    optimizer=optimizer, seed=run_seed,
+                    validation_split=float(validation_split), init_from=init_from,
+                )
+                resources.job_queue().submit(
+                    config, [kept[name] for name in chosen], dataset, workspace,
+                    [f"{name} · {strategy} · {dataset.name} · seed {run_seed}"
+                     for name in chosen],
+                )
+            except ValueError as error:
+                st.error(str(error))
+                break
+    remember_choices()
 
-    active = any(job.status not in TERMINAL for job in state.jobs())
-    st.fragment(run_every=1.0 if active else None)(live_jobs)()
+    jobs = resources.job_queue().jobs(workspace, limit=6)
+    statuses = {job.status for job in jobs}
+    every = 1.5 if RUNNING in statuses else 4.0 if QUEUED in statuses else None
+    st.subheader("Jobs")
+    if not jobs:
+        st.caption("Jobs of this workspace show here, live, and come back after a reload.")
+    st.fragment(run_every=every)(live_jobs)(workspace)

@@ -213,6 +213,14 @@ class Dataset:
         """Units of the dense head: outputs for regression, classes for classification."""
         return self.num_classes if self.kind == "classification" else self.y.shape[1]
 
+    def constant_steps(self, value: float = 0.0) -> float:
+        """The fraction of time steps whose features all equal `value`.
+
+        A `Masking(value)` layer (the `timestep` strategy) skips exactly those steps, padding
+        or not: a task with such steps loses them from view (the `copy` task's delay).
+        """
+        return float(np.all(self.x == value, axis=2).mean())
+
     def split(
         self, validation_split: float = 0.2
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -58,6 +58,6 @@ def _take_shared_design() -> None:
         name = state.new_name(design.name or "shared design")
         state.put(name, design)
     except ValueError as error:
-        st.error(f"The design in this link could not be opened: {error}")
+        st.error(f"The design in this link could not be opened: {plain(error)}")
     else:
         st.success(f"Added the shared design as “{plain(name)}” to your workspace.")
