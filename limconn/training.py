@@ -201,7 +201,7 @@ class RunResult:
 
 
 ProgressCallback = Callable[[Progress], Any]
-T = TypeVar("T")
+_Result = TypeVar("_Result")
 
 
 def train(
@@ -243,10 +243,11 @@ def train_group(
     Each design becomes one branch: the model `build_model` builds for it, seeded as a
     run alone with `config.seed` would be, nested in a model whose loss is the sum of the
     branches' losses. A branch's gradients come from its own loss only, so each result
-    equals that of `train(config, design, dataset)` to float rounding, at a fraction of
-    the cost of separate runs (one pass over the data, one step per batch for all).
-    The stop event and the time limit apply to the whole group; a stopped group returns
-    the partial result of every branch.
+    equals that of `train(config, design, dataset)` to float rounding. The group shares
+    one process, one pass over the data and one traced step; on a CPU the step itself
+    costs about as much as the branches' steps together (`benchmarks/sweep_throughput.py`
+    measures the whole). The stop event and the time limit apply to the whole group; a
+    stopped group returns the partial result of every branch.
 
     Args:
         config: the settings of every run, the seed included.
@@ -346,8 +347,8 @@ def join_branches(branches: dict[str, keras.Model], input_shape) -> keras.Model:
 
 
 def stop_on_interrupt(
-    work: Callable[[threading.Event], T], on_interrupt: Callable[[], Any] | None = None
-) -> tuple[T, bool]:
+    work: Callable[[threading.Event], _Result], on_interrupt: Callable[[], Any] | None = None
+) -> tuple[_Result, bool]:
     """Runs `work(stop_event)` in a thread and turns Ctrl-C into a stop.
 
     Python delivers Ctrl-C (and Ray's `ray.cancel`) to the main thread as
@@ -435,13 +436,14 @@ def _initial_weights_file(config: TrainConfig, designs: Sequence[Connectivity]) 
             f"init_from: the run folder {config.init_from} has no {runs.INITIAL_WEIGHTS_FILE} "
             "(it was trained before limconn kept initial weights); train the parent again."
         )
-    wanted = (config.strategy, parent.connectivity.input_dim, parent.connectivity.units)
+    parent_sizes = (parent.config.strategy, parent.connectivity.input_dim,
+                    parent.connectivity.units)
     for design in designs:
-        received = (parent.config.strategy, design.input_dim, design.units)
-        if received != wanted:
+        child_sizes = (config.strategy, design.input_dim, design.units)
+        if child_sizes != parent_sizes:
             raise ValueError(
                 f"init_from: the parent run {config.init_from} has strategy, inputs, units "
-                f"{wanted}; a child must have the same. Received: {received}"
+                f"{parent_sizes}; a child must have the same. Received: {child_sizes}"
             )
     return path
 

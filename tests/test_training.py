@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from limconn import data, presets
+from limconn import data, presets, runs
 from limconn.strategies import Head, build_model
 from limconn.training import (
     TrainConfig,
@@ -226,3 +226,20 @@ def test_time_limit_cuts_a_long_validation_pass_short():
     assert [row["epoch"] for row in cut.history] == [1] and "val_loss" not in cut.history[0]
     assert "best_loss" in cut.metrics and "best_val_loss" not in cut.metrics
     assert cut_seconds < full_seconds / 2, (cut_seconds, full_seconds)
+
+
+def test_init_from_refuses_a_parent_of_another_strategy_or_size_or_without_initial_weights(
+    tmp_path,
+):
+    dataset = data.make_task("adding", num_samples=64, timesteps=5)
+    parent = train(TrainConfig(epochs=1), presets.dense(2, 4), dataset)
+    runs.write_run_folder(parent, tmp_path / "parent", run_id="parent", name="p", workspace="w")
+    child = TrainConfig(epochs=1, init_from=str(tmp_path / "parent"))
+    for config, design in ((dataclasses.replace(child, strategy="custom_cell"),
+                            presets.dense(2, 4)), (child, presets.dense(2, 5))):
+        with pytest.raises(ValueError, match=r"has strategy, inputs, units \('kernel', 2, 4\)"):
+            train(config, design, dataset)
+
+    (tmp_path / "parent" / runs.INITIAL_WEIGHTS_FILE).unlink()  # as in a run from before
+    with pytest.raises(ValueError, match="has no initial.weights.h5"):
+        train(child, presets.dense(2, 4), dataset)
