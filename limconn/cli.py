@@ -9,6 +9,10 @@ Commands:
 * `train (--design FILE | --input-mask FILE ...) (--task NAME | --data FILE) ... [--out DIR]`:
   trains with a progress bar and writes the run folder of `limconn.runs` at `--out`, or into
   the run store. Ctrl-C stops after the current batch and still saves the partial run.
+  `--init-from RUN_DIR` starts from that run's initial weights (a lottery-ticket retrain).
+* `sweep --design A.npz B.npz ... [--seeds 0 1 ...] (--task NAME | --data FILE) ... --out DIR
+  [--backend local|ray]`: one run folder per design and seed, `DIR/<stem>-seed<S>`; the
+  designs of a seed train as one model (`limconn.sweep`). Same options as `train`.
 * `runs list | export | delete`: the run store (`$LIMCONN_HOME/runs`).
 * `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
   as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
@@ -19,6 +23,7 @@ Example:
 python -m limconn mask random --inputs 2 --units 32 --density 0.5 --seed 1 --out design.npz
 python -m limconn train --design design.npz --task adding --epochs 5 --out runs/first
 python -m limconn export --run runs/first --format torch --out first.safetensors
+python -m limconn sweep --design a.npz b.npz --seeds 0 1 --task adding --epochs 5 --out runs/ab
 ```
 
 Any refusal (a bad value, a missing or unsafe file, an unknown name) is one line on stderr,
@@ -28,20 +33,19 @@ Any refusal (a bad value, a missing or unsafe file, an unknown name) is one line
 from __future__ import annotations
 
 import argparse
-import queue
+import contextlib
 import sys
-import threading
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from limconn import data, export, presets, runs
+from limconn import data, export, presets, runs, sweep
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
 from limconn.strategies import STRATEGIES
-from limconn.training import OPTIMIZERS, Progress, RunResult, TrainConfig, train
+from limconn.training import OPTIMIZERS, Progress, TrainConfig, stop_on_interrupt, train
 
 PROG = "python -m limconn"
 _DEFAULTS = TrainConfig()
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         listing.set_defaults(command=_list_registry, parser=listing, registry=registry)
     _add_mask_parser(commands)
     _add_train_parser(commands)
+    _add_sweep_parser(commands)
     _add_runs_parser(commands)
     _add_export_parser(commands)
     return parser
@@ -172,7 +177,7 @@ def _make_mask(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# train
+# train and sweep
 # --------------------------------------------------------------------------------------------
 
 
@@ -181,8 +186,8 @@ def _add_train_parser(commands) -> None:
         "train",
         help="train a design and save the run",
         description="Trains a design on a synthetic task or a data file and saves the run "
-        "folder (run.json, history.csv, masks.npz, weights.npz, model.keras). Ctrl-C stops "
-        "after the current batch and saves the partial run.",
+        "folder (run.json, history.csv, masks.npz, weights.npz, model.keras, "
+        "initial.weights.h5). Ctrl-C stops after the current batch and saves the partial run.",
     )
     design = parser.add_argument_group("design (one of)")
     source = design.add_mutually_exclusive_group(required=True)
@@ -194,7 +199,50 @@ def _add_train_parser(commands) -> None:
     design.add_argument(
         "--output-mask", metavar="FILE", help="with --input-mask: an output mask .npy (U,)"
     )
+    model, output = _add_run_options(parser)
+    model.add_argument(
+        "--seed", type=int, default=_DEFAULTS.seed, metavar="S",
+        help="seeds initial weights, shuffling and random strategies (default: %(default)s)",
+    )
+    output.add_argument(
+        "--out", metavar="DIR", help="the run folder to create (default: a new run in the store)"
+    )
+    parser.set_defaults(command=_train, parser=parser)
 
+
+def _add_sweep_parser(commands) -> None:
+    parser = commands.add_parser(
+        "sweep",
+        help="train several designs with several seeds, one model per seed",
+        description="Trains every design with every seed and writes one run folder each, "
+        "OUT/<design file stem>-seed<S>, with the files of `train --out`. The designs of a "
+        "seed train together as branches of one model, each as it would alone. Ctrl-C "
+        "stops the running groups after their batch and saves their partial runs.",
+    )
+    parser.add_argument(
+        "--design", action="extend", nargs="+", required=True, metavar="FILE",
+        help="design .npz files (repeatable); their file name stems must differ",
+    )
+    model, output = _add_run_options(parser)
+    model.add_argument(
+        "--seeds", type=int, nargs="+", default=[_DEFAULTS.seed], metavar="S",
+        help="one run per design and seed (default: %(default)s)",
+    )
+    output.add_argument(
+        "--out", required=True, metavar="DIR", help="the folder to put the run folders in"
+    )
+    output.add_argument(
+        "--backend", choices=sweep.BACKENDS, default="local",
+        help="local: one group after another in this process; ray: groups as parallel Ray "
+        f"tasks, on this machine or at ${sweep.RAY_ADDRESS_VARIABLE} (needs "
+        "requirements-ray.txt) (default: %(default)s)",
+    )
+    parser.set_defaults(command=_sweep, parser=parser)
+
+
+def _add_run_options(parser) -> tuple[argparse._ArgumentGroup, argparse._ArgumentGroup]:
+    """The options `train` and `sweep` share; returns the model and output groups, for the
+    options each adds (`--seed` or `--seeds`, `--out`)."""
     model = parser.add_argument_group("model and training")
     model.add_argument(
         "--strategy", default=_DEFAULTS.strategy, choices=STRATEGIES.names(), metavar="NAME",
@@ -221,13 +269,14 @@ def _add_train_parser(commands) -> None:
         help="(default: %(default)s)",
     )
     model.add_argument(
-        "--seed", type=int, default=_DEFAULTS.seed, metavar="S",
-        help="seeds initial weights, shuffling and random strategies (default: %(default)s)",
-    )
-    model.add_argument(
         "--validation-split", type=float, default=_DEFAULTS.validation_split, metavar="F",
         help="share of the data held out for validation; a CSV is split in time order "
         "(default: %(default)s)",
+    )
+    model.add_argument(
+        "--init-from", default=_DEFAULTS.init_from, metavar="DIR",
+        help="start from the initial weights of this run folder (same strategy and sizes; "
+        "weights the design masks start at 0): a lottery-ticket retrain",
     )
 
     dataset = parser.add_argument_group("data (one of)")
@@ -266,17 +315,32 @@ def _add_train_parser(commands) -> None:
 
     output = parser.add_argument_group("output")
     output.add_argument(
-        "--out", metavar="DIR", help="the run folder to create (default: a new run in the store)"
-    )
-    output.add_argument(
         "--workspace", default="default", metavar="W",
         help="the store's workspace to save into; with --out, recorded in run.json "
         "(default: %(default)s)",
     )
     output.add_argument(
-        "--name", default="", help="the run's name (default: design, strategy, dataset)"
+        "--name", default="",
+        help="the run's name (default: design, strategy, dataset; a sweep adds design file "
+        "and seed)"
     )
-    parser.set_defaults(command=_train, parser=parser)
+    return model, output
+
+
+def _config(args, seed: int) -> TrainConfig:
+    """The `TrainConfig` of the shared options, with `seed`."""
+    return TrainConfig(
+        strategy=args.strategy,
+        strategy_options=_keywords(STRATEGIES, args.strategy, args.strategy_param),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        optimizer=args.optimizer,
+        seed=seed,
+        validation_split=args.validation_split,
+        name=args.name,
+        init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
+    )
 
 
 def _train(args) -> int:
@@ -285,19 +349,16 @@ def _train(args) -> int:
         raise ValueError(f"--out {args.out} already exists; choose a new run folder.")
     design = _load_design(args)
     dataset = _load_dataset(args)
-    config = TrainConfig(
-        strategy=args.strategy,
-        strategy_options=_keywords(STRATEGIES, args.strategy, args.strategy_param),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        optimizer=args.optimizer,
-        seed=args.seed,
-        validation_split=args.validation_split,
-        name=args.name,
-    )
+    config = _config(args, args.seed)
     print(f"Training {design.name or 'the design'} ({config.strategy}) on {dataset.description}")
-    result, interrupted = _train_in_thread(config, design, dataset)
+    bar = _ProgressBar()
+    try:
+        result, interrupted = stop_on_interrupt(
+            lambda stop: train(config, design, dataset, on_progress=bar, stop_event=stop),
+            on_interrupt=_say_stopping,
+        )
+    finally:
+        bar.close()
     if args.out is None:
         folder = runs.RunStore().save(result, args.workspace).path
     else:
@@ -308,14 +369,80 @@ def _train(args) -> int:
             name=runs.default_name(result),
             workspace=args.workspace,
         )
-    best = "best_val_loss" if "best_val_loss" in result.metrics else "best_loss"
     print(
-        f"Run {result.status}{f' ({result.stop_reason})' if result.stop_reason else ''} after "
-        f"{len(result.history)} epoch(s), {best.replace('_', ' ')} "
-        f"{_number(result.metrics.get(best))}, max masked weight "
-        f"{_number(result.max_masked_weight)}. Saved to {folder}"
+        f"Run {_summary(result.status, result.stop_reason, result.metrics)}, "
+        f"max masked weight {_number(result.max_masked_weight)}. Saved to {folder}"
     )
     return 130 if interrupted else 0
+
+
+def _sweep(args) -> int:
+    runs.check_name(args.workspace, "--workspace")
+    sweep.check_backend(args.backend)
+    designs = {}
+    for path in args.design:
+        stem = Path(path).stem
+        if stem in designs:
+            raise ValueError(
+                f"Each --design needs its own file name stem, which names its run folders. "
+                f"Received: {designs[stem][0]} and {path}"
+            )
+        designs[stem] = (path, Connectivity.load(path))
+    dataset = _load_dataset(args)
+    config = _config(args, args.seeds[0])
+    plan = [
+        sweep.SweepRun(
+            design, seed, Path(args.out) / f"{stem}-seed{seed}",
+            name=", ".join(filter(None, (args.name, stem, f"seed {seed}", config.strategy,
+                                         dataset.name))),
+        )
+        for stem, (_, design) in designs.items()
+        for seed in dict.fromkeys(args.seeds)
+    ]
+    groups = len(sweep.group_by_seed(plan))
+    print(
+        f"Sweeping {len(designs)} design(s) x {len(plan) // len(designs)} seed(s) "
+        f"({config.strategy}) on {dataset.description}: {groups} model(s), {args.backend}"
+    )
+    bar = _SweepBar(plan)
+
+    def on_result(result: sweep.SweepResult) -> None:
+        bar.finished(result.run)
+        line = _summary(result.status, result.stop_reason, result.metrics)
+        tqdm.write(f"{result.run.folder}: {line}")
+
+    ray = sweep.ray_connection() if args.backend == "ray" else contextlib.nullcontext()
+    try:
+        with ray:
+            results, interrupted = stop_on_interrupt(
+                lambda stop: sweep.run_sweep(
+                    config, plan, dataset, backend=args.backend, workspace=args.workspace,
+                    on_progress=bar, on_result=on_result, stop_event=stop,
+                ),
+                on_interrupt=_say_stopping,
+            )
+    finally:
+        bar.close()
+    print(f"{len(results)} of {len(plan)} run(s) saved under {args.out}")
+    return 130 if interrupted else 0
+
+
+def _summary(status: str, stop_reason: str, metrics: dict) -> str:
+    """`done after 2 epoch(s), best val loss 0.01` (or `stopped (why) after ...`)."""
+    best = "best_val_loss" if "best_val_loss" in metrics else "best_loss"
+    return (
+        f"{status}{f' ({stop_reason})' if stop_reason else ''} after "
+        f"{int(metrics.get('epochs_run', 0))} epoch(s), {best.replace('_', ' ')} "
+        f"{_number(metrics.get(best))}"
+    )
+
+
+def _say_stopping() -> None:
+    tqdm.write(
+        "Stopping after this batch; the partial runs will be saved (Ctrl-C again to abandon "
+        "them).",
+        file=sys.stderr,
+    )
 
 
 def _load_design(args) -> Connectivity:
@@ -425,52 +552,33 @@ class _ProgressBar:
             self.bar.close()
 
 
-def _train_in_thread(
-    config: TrainConfig, design: Connectivity, dataset: data.Dataset
-) -> tuple[RunResult, bool]:
-    """Runs `train` in a worker thread, so that Ctrl-C (which Python delivers to the main
-    thread) can set the stop event; training then ends after the current batch and returns
-    the partial run. A second Ctrl-C abandons the run.
+class _SweepBar:
+    """A tqdm bar over the runs of a sweep; a run counts as the share of its batches done
+    (Ray tasks report only when they end)."""
 
-    The main thread waits on a queue rather than on `Thread.join`: a join interrupted by
-    Ctrl-C can leave `is_alive()` False while the thread still runs (seen on CPython 3.11).
+    def __init__(self, plan: list[sweep.SweepRun]):
+        self.bar = tqdm(total=len(plan), unit="run", bar_format=(
+            "{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}{postfix}]"
+        ))
+        self.done = dict.fromkeys((run.folder for run in plan), 0.0)
 
-    Returns:
-        The result, and whether Ctrl-C stopped it.
-    """
-    stop = threading.Event()
-    bar = _ProgressBar()
-    outcome: queue.Queue = queue.Queue()
+    def __call__(self, run: sweep.SweepRun, event: Progress) -> None:
+        self.done[run.folder] = event.fraction
+        if event.branch == 0:
+            self.bar.set_postfix_str(f"seed {event.seed}, epoch {event.epoch}/{event.epochs}",
+                                     refresh=False)
+        self._update()
 
-    def work():
-        try:
-            outcome.put((train(config, design, dataset, on_progress=bar, stop_event=stop), None))
-        except Exception as error:  # re-raised in the main thread below
-            outcome.put((None, error))
+    def finished(self, run: sweep.SweepRun) -> None:
+        self.done[run.folder] = 1.0
+        self._update()
 
-    threading.Thread(target=work, name="limconn-train", daemon=True).start()
-    try:
-        while True:
-            try:
-                result, error = outcome.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            except KeyboardInterrupt:
-                if stop.is_set():
-                    raise
-                stop.set()
-                tqdm.write(
-                    "Stopping after this batch; the partial run will be saved "
-                    "(Ctrl-C again to abandon it).",
-                    file=sys.stderr,
-                )
-            else:
-                break
-    finally:
-        bar.close()
-    if error is not None:
-        raise error
-    return result, stop.is_set()
+    def _update(self) -> None:
+        self.bar.n = round(sum(self.done.values()), 2)
+        self.bar.update(0)  # redraws at most every `mininterval`
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -240,3 +240,17 @@ def max_masked_weight(model) -> float | None:
     if not found:
         return None
     return float(np.abs(np.concatenate(found)).max(initial=0.0))
+
+
+def zero_masked_weights(model) -> None:
+    """Writes the effective weights into the variables of every masked layer: masked
+    positions exactly 0, signed ones `|w| * sign`.
+
+    The layers do this themselves at build, and their gradients keep it so; call it after
+    writing weights into a model by other means (`load_weights`, `set_weights`), e.g. a
+    parent run's initial weights into a model with a sparser design.
+    """
+    for layer in model.layers:
+        for candidate in (layer, getattr(layer, "cell", None)):
+            if hasattr(candidate, "settle_variables"):
+                candidate.settle_variables()

@@ -228,8 +228,7 @@ class MaskedLSTM(keras.layers.LSTM):
     def build(self, sequences_shape, initial_state_shape=None):
         self.kernel_rule, self.recurrent_rule = self.connectivity.rules(sequences_shape)
         super().build(sequences_shape, initial_state_shape)
-        self.cell.kernel.assign(self.kernel_rule(self.cell.kernel))
-        self.cell.recurrent_kernel.assign(self.recurrent_rule(self.cell.recurrent_kernel))
+        self.settle_variables()
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Keras's own loop, run on the effective kernels.
@@ -267,6 +266,11 @@ class MaskedLSTM(keras.layers.LSTM):
             self.kernel_rule.masked_values(self.cell.kernel),
             self.recurrent_rule.masked_values(self.cell.recurrent_kernel),
         ])
+
+    def settle_variables(self) -> None:
+        """Writes the effective kernels into the variables (after `set_weights` and the like)."""
+        self.cell.kernel.assign(self.kernel_rule(self.cell.kernel))
+        self.cell.recurrent_kernel.assign(self.recurrent_rule(self.cell.recurrent_kernel))
 
     def get_config(self):
         return {**super().get_config(), **self.connectivity.config()}
@@ -323,8 +327,7 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
     def build(self, input_shape):
         self.kernel_rule, self.recurrent_rule = self.connectivity.rules(input_shape)
         super().build(input_shape)
-        self.kernel.assign(self.kernel_rule(self.kernel))
-        self.recurrent_kernel.assign(self.recurrent_rule(self.recurrent_kernel))
+        self.settle_variables()
 
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states
@@ -356,6 +359,11 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
             self.kernel_rule.masked_values(self.kernel),
             self.recurrent_rule.masked_values(self.recurrent_kernel),
         ])
+
+    def settle_variables(self) -> None:
+        """Writes the effective kernels into the variables (after `set_weights` and the like)."""
+        self.kernel.assign(self.kernel_rule(self.kernel))
+        self.recurrent_kernel.assign(self.recurrent_rule(self.recurrent_kernel))
 
     def get_config(self):
         return {**super().get_config(), **self.connectivity.config()}
@@ -393,7 +401,7 @@ class MaskedDense(keras.layers.Dense):
     def build(self, input_shape):
         _check_input_rows(self.kernel_mask, input_shape, "kernel_mask")
         super().build(input_shape)
-        self._kernel.assign(self.kernel_rule(self._kernel))
+        self.settle_variables()
 
     def call(self, inputs, training=None):
         outputs = ops.matmul(inputs, self.kernel_rule(self._kernel))
@@ -418,6 +426,10 @@ class MaskedDense(keras.layers.Dense):
     def masked_values(self) -> np.ndarray:
         """The stored kernel's values at masked positions; all 0 when nothing leaked."""
         return self.kernel_rule.masked_values(self._kernel)
+
+    def settle_variables(self) -> None:
+        """Writes the effective kernel into the variable (after `set_weights` and the like)."""
+        self._kernel.assign(self.kernel_rule(self._kernel))
 
     def get_config(self):
         return {**super().get_config(), "kernel_mask": self.kernel_mask.tolist()}

@@ -17,6 +17,10 @@ the process that trained it:
                    sparse_projection, whose LSTM kernel is then (4, U, U)
     model.keras    the trained model; loads with Keras's default safe_mode after
                    `import limconn`
+    initial.weights.h5
+                   the model's weights before the first step, for `model.load_weights`
+                   (a retrain from them: `TrainConfig.init_from`); folders written before
+                   limconn kept them lack it, and read all the same
 ```
 
 `write_run_folder` and `read_run_folder` work on a run folder anywhere (the CLI's
@@ -72,7 +76,11 @@ HISTORY_FILE = "history.csv"
 MASKS_FILE = "masks.npz"
 WEIGHTS_FILE = "weights.npz"
 MODEL_FILE = "model.keras"
-RUN_FILES = (RUN_FILE, HISTORY_FILE, MASKS_FILE, WEIGHTS_FILE, MODEL_FILE)
+INITIAL_WEIGHTS_FILE = "initial.weights.h5"
+REQUIRED_RUN_FILES = (RUN_FILE, HISTORY_FILE, MASKS_FILE, WEIGHTS_FILE, MODEL_FILE)
+"""The files every readable run folder has."""
+RUN_FILES = (*REQUIRED_RUN_FILES, INITIAL_WEIGHTS_FILE)
+"""The files `write_run_folder` writes; older folders may lack the ones not required."""
 MASK_FILES = {
     "input_mask": "input_mask.npy",
     "recurrent_mask": "recurrent_mask.npy",
@@ -160,6 +168,7 @@ def write_run_folder(
         np.savez(temporary / WEIGHTS_FILE, **result.weights)
         _write_history(temporary / HISTORY_FILE, result.history)
         result.model.save(temporary / MODEL_FILE)
+        _write_initial_weights(result, temporary / INITIAL_WEIGHTS_FILE)
         record = _run_record(result, run_id=run_id, name=name, workspace=workspace)
         (temporary / RUN_FILE).write_text(_json_text(record), encoding="utf-8")
         os.rename(temporary, folder)
@@ -231,7 +240,7 @@ class RunInfo:
         Raises:
             ValueError: naming what is missing or malformed.
         """
-        missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+        missing = [name for name in REQUIRED_RUN_FILES if not (folder / name).is_file()]
         if missing:
             raise ValueError(f"the run folder lacks {', '.join(missing)}")
         return cls(
@@ -417,8 +426,9 @@ class RunStore:
     def export_zip(self, run_id: str, workspace: str = "default") -> bytes:
         """The run folder as the bytes of a `.zip`, with each mask also as an `.npy` file.
 
-        The archive holds one folder named after the run id: the run's files plus
-        `input_mask.npy`, `recurrent_mask.npy` and `output_mask.npy`.
+        The archive holds one folder named after the run id: the run's files (those of
+        `RUN_FILES` it has) plus `input_mask.npy`, `recurrent_mask.npy` and
+        `output_mask.npy`.
 
         Raises:
             ValueError: for an unsafe name, or a missing or broken run.
@@ -427,7 +437,8 @@ class RunStore:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in RUN_FILES:
-                archive.write(run.info.path / name, f"{run_id}/{name}")
+                if (run.info.path / name).is_file():
+                    archive.write(run.info.path / name, f"{run_id}/{name}")
             for field, name in MASK_FILES.items():
                 archive.writestr(
                     f"{run_id}/{name}", mask_npy_bytes(getattr(run.connectivity, field))
@@ -504,6 +515,19 @@ def _run_record(result: RunResult, *, run_id: str, name: str, workspace: str) ->
         "max_masked_weight": result.max_masked_weight,
         "versions": _versions(),
     }
+
+
+def _write_initial_weights(result: RunResult, path: Path) -> None:
+    """Keras's `.weights.h5` of the model as it was before the first step.
+
+    Written through a clone (same layers, masks and shapes) holding the initial weights,
+    so the file loads with `load_weights` into any model of the same strategy and sizes.
+    """
+    from limconn._tf import keras
+
+    model = keras.models.clone_model(result.model)
+    model.set_weights(result.initial_weights)
+    model.save_weights(path)
 
 
 def _versions() -> dict[str, str | None]:

@@ -1,8 +1,17 @@
-"""Train one masked model: config in, history, metrics and weights out. No Streamlit here.
+"""Train masked models: config in, history, metrics and weights out. No Streamlit here.
 
-`train()` reads top to bottom: seed, split, build, fit with a progress callback, collect.
-Progress goes to a plain callable; a `threading.Event` stops training within one batch;
-a stopped run returns its partial history like a finished one.
+`train_group()` reads top to bottom: split, build one branch per design, join them in one
+model, fit with a progress callback, collect one `RunResult` per branch. `train()` is the
+group of one. Progress goes to a plain callable; a `threading.Event` stops training within
+one batch (validation included); a stopped run returns its partial history like a
+finished one.
+
+A group trains K designs with one seed in one model and one loop: each branch is exactly
+the model `build_model` builds for its design, nested as a sub-model; the loss is the sum
+of the branches' losses, so each branch's gradients come from its own loss alone, and its
+history, weights and result are those of a run of its own (to float rounding). Runs with
+different seeds shuffle the data differently, so they cannot share a model: a sweep trains
+one group per seed (`limconn.sweep`).
 
 Determinism: with the same config, design, data and seed, a run on CPU gives the same
 history, provided no other training runs at the same time in the same process (Keras's
@@ -17,25 +26,37 @@ Example:
 >>> result = train(TrainConfig(epochs=2), design, dataset)  # doctest: +SKIP
 >>> result.max_masked_weight  # doctest: +SKIP
 0.0
+>>> sparser = presets.random(dataset.input_dim, 16, density=0.25, seed=0)
+>>> dense, sparse = train_group(TrainConfig(epochs=2), [design, sparser], dataset)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import dataclasses
+import queue
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from limconn._tf import keras
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
-from limconn.enforcement import max_masked_weight, trained_weights
+from limconn.enforcement import max_masked_weight, trained_weights, zero_masked_weights
 from limconn.strategies import STRATEGIES, Head, build_model
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+LOSS_AND_METRIC = {
+    "regression": ("mse", "mae"),
+    "classification": ("sparse_categorical_crossentropy", "accuracy"),
+}
+"""The loss a run minimises and the metric it reports, per kind of data."""
+
+_SAMPLE_LOSS = "sample_loss"
+"""Name of the metric that gives each branch its `loss` (see `_branch_logs`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +73,10 @@ class TrainConfig:
         seed: seeds weight initialisation, shuffling and random strategies.
         validation_split: share of the data held out (time-ordered data keeps its own split).
         name: a label for the run.
+        init_from: a run folder whose initial weights the run starts from (a lottery-ticket
+            retrain), or `""` for fresh weights. The parent must have the same strategy,
+            inputs, units and outputs; the child's design may mask more: its masked
+            weights start at exactly 0, the others at the parent's initial values.
     """
 
     strategy: str = "kernel"
@@ -63,6 +88,7 @@ class TrainConfig:
     seed: int = 0
     validation_split: float = 0.2
     name: str = ""
+    init_from: str = ""
 
     def __post_init__(self):
         STRATEGIES.get(self.strategy)
@@ -92,10 +118,13 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Progress:
-    """One progress event, sent after every batch (`kind="batch"`) and every epoch.
+    """One progress event of one run, sent after every batch (`kind="batch"`) and every epoch.
 
-    `logs` holds Keras's running values (`loss`, a metric, and at epoch end `val_loss`, ...).
-    `eta` is the estimated seconds left, from the mean time per step so far.
+    `logs` holds the run's running values (`loss`, a metric, and at epoch end `val_loss`,
+    ...). `eta` is the estimated seconds left, from the mean time per step so far. A group
+    sends one event per branch: `branch` is the run's place in the designs given to
+    `train_group` (0 for `train`) and `seed` the group's seed (a sweep trains one group per
+    seed).
     """
 
     kind: str
@@ -106,6 +135,8 @@ class Progress:
     logs: dict
     elapsed: float
     eta: float
+    branch: int = 0
+    seed: int = 0
 
     @property
     def fraction(self) -> float:
@@ -124,15 +155,21 @@ class RunResult:
         dataset_name, dataset_description, kind: what it trained on.
         status: `"done"` or `"stopped"` (by the stop event or the time limit).
         history: one dict per epoch: `epoch`, `loss`, `val_loss`, metrics, and `seconds`
-            since training began. A stopped run's last row covers the part of its epoch
-            that ran (Keras ends the epoch, validation included, when training stops).
+            since training began. A stopped run's last row covers the training batches of
+            its epoch that ran; it has no validation values when the stop cut the
+            validation pass short (a loss over part of the validation data would not
+            compare with the other epochs').
         wall_time: seconds spent in `fit`.
         weights: the trained weights the model computes with, as
             `limconn.enforcement.trained_weights` returns them (the LSTM's per gate, the
             projection's if any, the readout's).
         max_masked_weight: the largest |stored weight| at a position the strategy masks
             (must be 0), or `None` if the strategy masks no weights.
-        model: the trained `keras.Model`.
+        model: the trained `keras.Model`, as `build_model` built it; not compiled (it
+            trained as a branch of a group, whose optimizer state is not kept).
+        initial_weights: the model's weights before the first step (`model.get_weights()`
+            order), kept so a retrain can start from them (`TrainConfig.init_from`).
+        stop_reason: why a stopped run stopped, or `""`.
     """
 
     config: TrainConfig
@@ -146,6 +183,7 @@ class RunResult:
     weights: dict[str, np.ndarray]
     max_masked_weight: float | None
     model: keras.Model
+    initial_weights: list[np.ndarray]
     stop_reason: str = ""
 
     @property
@@ -156,12 +194,15 @@ class RunResult:
             for key, value in self.history[-1].items():
                 if key not in ("epoch", "seconds"):
                     summary[f"final_{key}"] = value
-            watched = "val_loss" if "val_loss" in self.history[-1] else "loss"
-            summary[f"best_{watched}"] = min(row[watched] for row in self.history)
+            watched = "val_loss" if any("val_loss" in row for row in self.history) else "loss"
+            summary[f"best_{watched}"] = min(
+                row[watched] for row in self.history if watched in row
+            )
         return summary
 
 
 ProgressCallback = Callable[[Progress], Any]
+_Result = TypeVar("_Result")
 
 
 def train(
@@ -172,7 +213,7 @@ def train(
     stop_event: threading.Event | None = None,
     max_seconds: float | None = None,
 ) -> RunResult:
-    """Trains `connectivity` on `dataset` with `config`; see the module docstring.
+    """Trains `connectivity` on `dataset` with `config`: a group of one (`train_group`).
 
     Args:
         config: the run's settings.
@@ -183,66 +224,271 @@ def train(
         max_seconds: stop (keeping the run) once this much time has passed.
 
     Raises:
-        ValueError: if the design and the data disagree.
+        ValueError: if the design and the data disagree, or `config.init_from` cannot be
+            used.
     """
-    if connectivity.input_dim != dataset.input_dim:
-        raise ValueError(
-            f"The design has {connectivity.input_dim} inputs but the data has "
-            f"{dataset.input_dim} features. Resize the design or choose other data."
-        )
-    keras.utils.set_random_seed(config.seed)
+    [result] = train_group(config, [connectivity], dataset, on_progress, stop_event, max_seconds)
+    return result
+
+
+def train_group(
+    config: TrainConfig,
+    designs: Sequence[Connectivity],
+    dataset: Dataset,
+    on_progress: ProgressCallback | None = None,
+    stop_event: threading.Event | None = None,
+    max_seconds: float | None = None,
+) -> list[RunResult]:
+    """Trains several designs with one config and seed in one model and one loop.
+
+    Each design becomes one branch: the model `build_model` builds for it, seeded as a
+    run alone with `config.seed` would be, nested in a model whose loss is the sum of the
+    branches' losses. A branch's gradients come from its own loss only, so each result
+    equals that of `train(config, design, dataset)` to float rounding. The group shares
+    one process, one pass over the data and one traced step; on a CPU the step itself
+    costs about as much as the branches' steps together (`benchmarks/sweep_throughput.py`
+    measures the whole). The stop event and the time limit apply to the whole group; a
+    stopped group returns the partial result of every branch.
+
+    Args:
+        config: the settings of every run, the seed included.
+        designs: one or more designs; each one's `input_dim` must equal the features.
+        dataset: the data; its `kind` picks the head and the loss.
+        on_progress: called with one `Progress` per branch after every batch and epoch;
+            `Progress.branch` is the design's place in `designs`.
+        stop_event: when set, training stops after the current batch.
+        max_seconds: stop (keeping the runs) once this much time has passed.
+
+    Returns:
+        One `RunResult` per design, in order.
+
+    Raises:
+        ValueError: if there is no design, a design and the data disagree, or
+            `config.init_from` cannot be used.
+    """
+    if not designs:
+        raise ValueError(f"train_group needs at least one design. Received: {designs!r}")
+    for design in designs:
+        _check_fits(design, dataset)
+    parent = _initial_weights_file(config, designs) if config.init_from else None
     x_train, y_train, x_val, y_val = dataset.split(config.validation_split)
-    classification = dataset.kind == "classification"
     head = Head(dataset.kind, dataset.output_dim)
-    model = build_model(
-        config.strategy, connectivity, x_train.shape[1:], head, **config.strategy_options
+    branches = [_build(config, design, x_train.shape[1:], head, parent) for design in designs]
+    initial_weights = [branch.get_weights() for branch in branches]
+
+    names = [f"branch_{index}" for index in range(len(branches))]
+    group = join_branches(dict(zip(names, branches, strict=True)), x_train.shape[1:])
+    loss, metric = LOSS_AND_METRIC[dataset.kind]
+    group.compile(
+        optimizer=_optimizer(config),
+        loss=dict.fromkeys(names, loss),
+        metrics={name: [_sample_loss(dataset.kind), metric] for name in names},
     )
-    model.compile(
-        optimizer=keras.optimizers.get(
-            {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
-        ),
-        loss="sparse_categorical_crossentropy" if classification else "mse",
-        metrics=["accuracy" if classification else "mae"],
-    )
-    reporter = _Reporter(config, len(x_train), on_progress, stop_event, max_seconds)
-    model.fit(
+    reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
+                         max_seconds)
+    group.fit(
         x_train,
-        y_train,
-        validation_data=(x_val, y_val) if len(x_val) else None,
+        dict.fromkeys(names, y_train),
+        validation_data=(x_val, dict.fromkeys(names, y_val)) if len(x_val) else None,
         epochs=config.epochs,
         batch_size=config.batch_size,
         shuffle=True,
         verbose=0,
         callbacks=[reporter],
     )
-    return RunResult(
-        config=config,
-        connectivity=connectivity,
-        dataset_name=dataset.name,
-        dataset_description=dataset.description,
-        kind=dataset.kind,
-        status="stopped" if reporter.stop_reason else "done",
-        stop_reason=reporter.stop_reason,
-        history=reporter.history,
-        wall_time=reporter.elapsed(),
-        weights=trained_weights(model),
-        max_masked_weight=max_masked_weight(model),
-        model=model,
+
+    results = []
+    for branch, design, initial, history in zip(
+        branches, designs, initial_weights, reporter.histories, strict=True
+    ):
+        results.append(RunResult(
+            config=config,
+            connectivity=design,
+            dataset_name=dataset.name,
+            dataset_description=dataset.description,
+            kind=dataset.kind,
+            status="stopped" if reporter.stop_reason else "done",
+            stop_reason=reporter.stop_reason,
+            history=history,
+            wall_time=reporter.elapsed(),
+            weights=trained_weights(branch),
+            max_masked_weight=max_masked_weight(branch),
+            model=branch,
+            initial_weights=initial,
+        ))
+    return results
+
+
+def join_branches(branches: dict[str, keras.Model], input_shape) -> keras.Model:
+    """One model that runs every branch on the same inputs, each as a sub-model of its own.
+
+    The outputs are a dict keyed by the branches' names. Nothing is shared but the inputs,
+    so a branch's output and gradients do not depend on any other branch's weights, and
+    with one loss per output (summed by Keras) each branch trains as it would alone.
+
+    Args:
+        branches: name -> model; the names must be unique, the models take `input_shape`.
+        input_shape: `(timesteps, features)`.
+
+    Example:
+
+    >>> from limconn import presets
+    >>> head = Head("regression", 1)
+    >>> a, b = (build_model("kernel", presets.dense(2, n), (5, 2), head) for n in (3, 4))
+    >>> sorted(join_branches({"a": a, "b": b}, (5, 2))(np.zeros((1, 5, 2))))
+    ['a', 'b']
+    """
+    inputs = keras.Input(input_shape)
+    # Each branch sits in a wrapper named after it: the branches keep the names
+    # `build_model` gave them, which they share, and Keras needs unique names.
+    outputs = {
+        name: keras.Sequential([branch], name=name)(inputs) for name, branch in branches.items()
+    }
+    return keras.Model(inputs, outputs)
+
+
+def stop_on_interrupt(
+    work: Callable[[threading.Event], _Result], on_interrupt: Callable[[], Any] | None = None
+) -> tuple[_Result, bool]:
+    """Runs `work(stop_event)` in a thread and turns Ctrl-C into a stop.
+
+    Python delivers Ctrl-C (and Ray's `ray.cancel`) to the main thread as
+    `KeyboardInterrupt`; training in another thread lets the main thread set the stop
+    event instead, so training ends after its batch and its partial runs are kept. A second
+    Ctrl-C abandons the work. The main thread waits on a queue, not on `Thread.join`: a
+    join interrupted by Ctrl-C can leave `is_alive()` False while the thread still runs
+    (seen on CPython 3.11).
+
+    Args:
+        work: takes the stop event; what it returns is returned.
+        on_interrupt: called at the first Ctrl-C (e.g. to say that the run is stopping).
+
+    Returns:
+        What `work` returned, and whether Ctrl-C stopped it.
+
+    Raises:
+        KeyboardInterrupt: at a second Ctrl-C.
+        Exception: whatever `work` raised, re-raised here.
+    """
+    stop = threading.Event()
+    outcome: queue.Queue = queue.Queue()
+
+    def run():
+        try:
+            outcome.put((work(stop), None))
+        except Exception as error:  # re-raised in the calling thread below
+            outcome.put((None, error))
+
+    threading.Thread(target=run, name="limconn-train", daemon=True).start()
+    while True:
+        try:
+            result, error = outcome.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        except KeyboardInterrupt:
+            if stop.is_set():
+                raise
+            stop.set()
+            if on_interrupt is not None:
+                on_interrupt()
+        else:
+            break
+    if error is not None:
+        raise error
+    return result, stop.is_set()
+
+
+def _check_fits(design: Connectivity, dataset: Dataset) -> None:
+    if design.input_dim != dataset.input_dim:
+        raise ValueError(
+            f"The design has {design.input_dim} inputs but the data has "
+            f"{dataset.input_dim} features. Resize the design or choose other data."
+        )
+
+
+def _build(config, design, input_shape, head, parent: Path | None) -> keras.Model:
+    """One branch, initialised as a run of its own would be: seeded right before its build."""
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.strategy, design, input_shape, head, **config.strategy_options)
+    if parent is not None:
+        try:
+            model.load_weights(parent)
+        except ValueError as error:
+            raise ValueError(
+                f"The initial weights in {parent} do not fit this model (the data's outputs "
+                f"must match the parent run's too): {error}"
+            ) from error
+        zero_masked_weights(model)
+    return model
+
+
+def _initial_weights_file(config: TrainConfig, designs: Sequence[Connectivity]) -> Path:
+    """The parent run's initial weights, after checking that the runs can start from them.
+
+    Raises:
+        ValueError: naming the parent folder and what does not match.
+    """
+    from limconn import runs  # here, not at the top: limconn.runs imports this module
+
+    parent = runs.read_run_folder(config.init_from)
+    path = parent.info.path / runs.INITIAL_WEIGHTS_FILE
+    if not path.is_file():
+        raise ValueError(
+            f"init_from: the run folder {config.init_from} has no {runs.INITIAL_WEIGHTS_FILE} "
+            "(it was trained before limconn kept initial weights); train the parent again."
+        )
+    parent_sizes = (parent.config.strategy, parent.connectivity.input_dim,
+                    parent.connectivity.units)
+    for design in designs:
+        child_sizes = (config.strategy, design.input_dim, design.units)
+        if child_sizes != parent_sizes:
+            raise ValueError(
+                f"init_from: the parent run {config.init_from} has strategy, inputs, units "
+                f"{parent_sizes}; a child must have the same. Received: {child_sizes}"
+            )
+    return path
+
+
+def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    return keras.optimizers.get(
+        {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
     )
 
 
-class _Reporter(keras.callbacks.Callback):
-    """Turns Keras's callbacks into `Progress` events, records the history, honours stops."""
+def _sample_loss(kind: str) -> keras.metrics.Metric:
+    """The loss as a metric: its mean over samples, as a model's own `loss` is reported.
 
-    def __init__(self, config, train_samples, on_progress, stop_event, max_seconds):
+    Keras's per-output losses average the batches' means without weighting them by size,
+    so with a short last batch they differ from the `loss` of a model trained alone.
+    """
+    if kind == "classification":
+        return keras.metrics.SparseCategoricalCrossentropy(name=_SAMPLE_LOSS)
+    return keras.metrics.MeanSquaredError(name=_SAMPLE_LOSS)
+
+
+class _Reporter(keras.callbacks.Callback):
+    """Turns Keras's callbacks into per-branch `Progress` events and histories; honours stops.
+
+    A stop is checked after every training batch and every validation batch: once stopped,
+    training ends after the batch and validation after its batch, so a long validation
+    pass cannot overrun the time limit.
+    """
+
+    def __init__(self, config, train_samples, names, metric, on_progress, stop_event,
+                 max_seconds):
         super().__init__()
         self.epochs = config.epochs
+        self.seed = config.seed
         self.steps_per_epoch = max(1, -(-train_samples // config.batch_size))
+        # With one output, Keras leaves the output's name out of its logs.
+        self.prefixes = [f"{name}_" if len(names) > 1 else "" for name in names]
+        self.metric = metric
         self.on_progress = on_progress
         self.stop_event = stop_event
         self.max_seconds = max_seconds
-        self.history: list[dict] = []
+        self.histories: list[list[dict]] = [[] for _ in names]
         self.stop_reason = ""
+        self.validation_cut = False
         self.epoch = 1
         self.started = time.perf_counter()
 
@@ -257,19 +503,43 @@ class _Reporter(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._emit("batch", batch + 1, logs)
-        if self.stop_event is not None and self.stop_event.is_set():
-            self._stop("stopped by request")
-        elif self.max_seconds is not None and self.elapsed() > self.max_seconds:
-            self._stop(f"time limit of {self.max_seconds:g} s reached")
+        self._check_stop()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self._check_stop():
+            self.validation_cut = True
+            self.model.stop_evaluating = True
 
     def on_epoch_end(self, epoch, logs=None):
-        row = {"epoch": epoch + 1, **_floats(logs), "seconds": self.elapsed()}
-        self.history.append(row)
+        for history, prefix in zip(self.histories, self.prefixes, strict=True):
+            row = self._branch_logs(logs, prefix)
+            history.append({"epoch": epoch + 1, **row, "seconds": self.elapsed()})
         self._emit("epoch", self.steps_per_epoch, logs)
 
-    def _stop(self, reason: str) -> None:
-        self.stop_reason = reason
-        self.model.stop_training = True
+    def _check_stop(self) -> bool:
+        """Whether the group is stopping; sets the reason and tells Keras the first time."""
+        if not self.stop_reason:
+            if self.stop_event is not None and self.stop_event.is_set():
+                self.stop_reason = "stopped by request"
+            elif self.max_seconds is not None and self.elapsed() > self.max_seconds:
+                self.stop_reason = f"time limit of {self.max_seconds:g} s reached"
+        if self.stop_reason:
+            self.model.stop_training = True
+        return bool(self.stop_reason)
+
+    def _branch_logs(self, logs, prefix: str) -> dict[str, float]:
+        """One branch's values from the group's logs, named as in a model of its own.
+
+        The branch's `loss` is its `_SAMPLE_LOSS` metric; validation values are left out
+        when a stop cut the validation pass short.
+        """
+        stages = ("",) if self.validation_cut else ("", "val_")
+        values = {}
+        for stage in stages:
+            for name, key in (("loss", _SAMPLE_LOSS), (self.metric, self.metric)):
+                if f"{stage}{prefix}{key}" in (logs or {}):
+                    values[f"{stage}{name}"] = float(logs[f"{stage}{prefix}{key}"])
+        return values
 
     def _emit(self, kind: str, step: int, logs) -> None:
         if self.on_progress is None:
@@ -278,11 +548,8 @@ class _Reporter(keras.callbacks.Callback):
         total = self.epochs * self.steps_per_epoch
         elapsed = self.elapsed()
         eta = elapsed / done * (total - done) if done else 0.0
-        self.on_progress(
-            Progress(kind, self.epoch, self.epochs, step, self.steps_per_epoch, _floats(logs),
-                     elapsed, eta)
-        )
-
-
-def _floats(logs) -> dict[str, float]:
-    return {key: float(value) for key, value in (logs or {}).items()}
+        for branch, prefix in enumerate(self.prefixes):
+            self.on_progress(Progress(
+                kind, self.epoch, self.epochs, step, self.steps_per_epoch,
+                self._branch_logs(logs, prefix), elapsed, eta, branch=branch, seed=self.seed,
+            ))

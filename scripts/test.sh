@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Python packages and the optional extras such as torch;
-# Debian's Chromium for the browser tests and Node.js for the painter's JavaScript tests)
-# and runs the whole suite: first the JavaScript tests (`node --test`), then pytest.
-# Extra arguments go to pytest.
+# Installs what the tests need (Python packages, the optional extras the tests cover: torch
+# and ncps, Ray; Debian's Chromium for the browser tests and Node.js for the painter's
+# JavaScript tests) and runs the whole suite: first the JavaScript tests (`node --test`),
+# then pytest. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-python -m pip install --quiet --disable-pip-version-check -r requirements-extras.txt
+python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+  -r requirements-extras.txt -r requirements-ray.txt
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

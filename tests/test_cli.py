@@ -10,10 +10,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
-from limconn import Connectivity, load_mask_npy, presets, runs
+from limconn import Connectivity, Head, build_model, load_mask_npy, presets, runs
+from limconn.training import lstm_weights_per_gate
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ON_ADDING = [
@@ -116,6 +118,96 @@ def test_ctrl_c_stops_training_and_saves_the_partial_run(tmp_path):
     assert 1 <= len(history) == record["metrics"]["epochs_run"] < 500
 
 
+def test_sweep_writes_a_run_folder_per_design_and_seed_with_one_line_each(tmp_path):
+    for name, design in {"wide": presets.random(2, 8, density=0.5, seed=1),
+                         "narrow": presets.banded(2, 6, width=1)}.items():
+        design.save(tmp_path / f"{name}.npz")
+    swept = _cli(
+        "sweep", "--design", tmp_path / "wide.npz", "--design", tmp_path / "narrow.npz",
+        "--seeds", 0, 1, *TRAIN_ON_ADDING, "--epochs", 1, "--out", tmp_path / "OUT",
+        home=tmp_path,
+    )
+    assert swept.returncode == 0, swept.stderr
+    assert "runs" in swept.stderr  # the tqdm bar
+    folders = sorted(path.name for path in (tmp_path / "OUT").iterdir())
+    assert folders == ["narrow-seed0", "narrow-seed1", "wide-seed0", "wide-seed1"]
+    for folder in folders:
+        assert f"{folder}: done after 1 epoch(s), best val loss " in swept.stdout
+        run = runs.read_run_folder(tmp_path / "OUT" / folder)
+        assert run.config.seed == int(folder[-1]) and run.info.name.startswith(
+            f"{folder.split('-')[0]}, seed {folder[-1]}")
+        assert sorted(path.name for path in run.info.path.iterdir()) == sorted(runs.RUN_FILES)
+
+
+def test_ctrl_c_stops_a_sweep_and_keeps_the_partial_runs_of_the_running_group(tmp_path):
+    for name in ("a", "b"):
+        presets.random(2, 8, density=0.5, seed=len(name)).save(tmp_path / f"{name}.npz")
+    process = _start(
+        "sweep", "--design", tmp_path / "a.npz", tmp_path / "b.npz", "--seeds", 0, 1,
+        *TRAIN_ON_ADDING, "--epochs", 500, "--out", tmp_path / "OUT", home=tmp_path,
+    )
+    seen = ""
+    while "epoch 2/500" not in seen:  # the bar's postfix: seed 0's group is in epoch 2
+        chunk = process.stderr.read(1)
+        if not chunk:
+            break
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, seen + stderr
+    assert "Traceback" not in stderr
+    assert sorted(path.name for path in (tmp_path / "OUT").iterdir()) == ["a-seed0", "b-seed0"]
+    for folder in ("a-seed0", "b-seed0"):
+        run = runs.read_run_folder(tmp_path / "OUT" / folder)
+        assert (run.info.status, run.info.stop_reason) == ("stopped", "stopped by request")
+        assert 1 <= len(run.history) < 500
+    assert "2 of 4 run(s) saved" in stdout
+
+
+def test_train_init_from_starts_from_the_parents_initial_weights_under_its_own_mask(tmp_path):
+    """Lottery ticket: the child's initial weights are the parent's where the child's mask
+    keeps a weight and exactly 0 where it does not."""
+    parent_design = presets.random(2, 8, density=0.9, seed=1)
+    child_design = presets.random(2, 8, density=0.3, seed=2)
+    parent_design.save(tmp_path / "parent.npz")
+    child_design.save(tmp_path / "child.npz")
+    common = ["--strategy", "kernel", *TRAIN_ON_ADDING, "--epochs", 1]
+    parent = _cli("train", "--design", tmp_path / "parent.npz", *common, "--seed", 0,
+                  "--out", tmp_path / "PARENT", home=tmp_path)
+    assert parent.returncode == 0, parent.stderr
+    child = _cli("train", "--design", tmp_path / "child.npz", *common, "--seed", 5,
+                 "--init-from", tmp_path / "PARENT", "--out", tmp_path / "CHILD", home=tmp_path)
+    assert child.returncode == 0, child.stderr
+    assert runs.read_run_folder(tmp_path / "CHILD").config.init_from == str(tmp_path / "PARENT")
+
+    def initial_weights(folder, design):
+        model = build_model("kernel", design, (10, 2), Head("regression", 1))
+        model.load_weights(folder / runs.INITIAL_WEIGHTS_FILE)
+        return model
+
+    # The parent's file holds its weights as built with its seed, before the first step.
+    keras.utils.set_random_seed(0)
+    built = build_model("kernel", parent_design, (10, 2), Head("regression", 1))
+    parent_model = initial_weights(tmp_path / "PARENT", parent_design)
+    for stored, fresh in zip(parent_model.get_weights(), built.get_weights(), strict=True):
+        np.testing.assert_array_equal(stored, fresh)
+
+    parent_lstm = lstm_weights_per_gate(parent_model)
+    child_model = initial_weights(tmp_path / "CHILD", child_design)
+    child_lstm = lstm_weights_per_gate(child_model)
+    for name, child_mask, parent_mask in (
+        ("kernel", child_design.input_mask, parent_design.input_mask),
+        ("recurrent_kernel", child_design.recurrent_mask, parent_design.recurrent_mask),
+    ):
+        np.testing.assert_array_equal(child_lstm[name], np.where(child_mask, parent_lstm[name], 0))
+        assert np.all(child_lstm[name][:, child_mask & parent_mask] != 0)
+    np.testing.assert_array_equal(child_lstm["bias"], parent_lstm["bias"])
+    for child_array, parent_array in zip(child_model.get_layer("readout").get_weights(),
+                                         parent_model.get_layer("readout").get_weights(),
+                                         strict=True):
+        np.testing.assert_array_equal(child_array, parent_array)
+
+
 BAD_INPUTS = {
     "unknown preset": (["mask", "nosuch", "--inputs", "2", "--units", "4"], "invalid choice"),
     "density out of range": (["mask", "random", "--inputs", "2", "--units", "4",
@@ -126,6 +218,11 @@ BAD_INPUTS = {
                                       "{tmp}/three_features.npz"], "2 inputs but the data has 3"),
     "pickled npy": (["train", "--input-mask", "{tmp}/pickled.npy", "--task", "adding"],
                     "pickled"),
+    "init from a folder that is no run": (["train", "--design", "{tmp}/design.npz", "--task",
+                                           "adding", "--init-from", "{tmp}"], "has no run.json"),
+    "sweep designs with one stem": (["sweep", "--design", "{tmp}/design.npz",
+                                     "{tmp}/other/design.npz", "--task", "adding", "--out",
+                                     "{tmp}/sweep"], "its own file name stem"),
 }
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from limconn import data, load_mask_npy, presets, runs
+from limconn import Head, build_model, data, load_mask_npy, presets, runs
 from limconn.training import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -182,6 +182,26 @@ def test_broken_run_folders_are_skipped_and_reported(store, result):
         assert reason in problems[run_id]
         with pytest.raises(ValueError, match=reason):
             store.load(run_id)
+
+
+def test_a_run_folder_from_before_initial_weights_still_lists_loads_and_exports(store, result):
+    info = store.save(result)
+    (info.path / runs.INITIAL_WEIGHTS_FILE).unlink()
+    assert store.list() == [info] and store.problems == []
+    assert store.load(info.id).info == info
+    names = zipfile.ZipFile(io.BytesIO(store.export_zip(info.id))).namelist()
+    assert f"{info.id}/{runs.MODEL_FILE}" in names
+    assert f"{info.id}/{runs.INITIAL_WEIGHTS_FILE}" not in names
+
+
+def test_initial_weights_load_into_a_fresh_model_of_the_same_strategy(store, result, dataset):
+    info = store.save(result)
+    model = build_model("kernel", result.connectivity, dataset.x.shape[1:],
+                        Head("regression", 1))
+    model.load_weights(info.path / runs.INITIAL_WEIGHTS_FILE)
+    for loaded, initial in zip(model.get_weights(), result.initial_weights, strict=True):
+        np.testing.assert_array_equal(loaded, initial)
+    assert not np.array_equal(model.get_weights()[0], result.model.get_weights()[0])
 
 
 def test_rename_rewrites_run_json_and_delete_removes_the_folder(store, result):

@@ -1,12 +1,23 @@
 """Real Keras training: it learns, it stops when asked, it repeats itself, it never leaks a mask."""
 
+import dataclasses
 import threading
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from limconn import data, presets
-from limconn.training import TrainConfig, train
+from limconn import data, presets, runs
+from limconn.strategies import Head, build_model
+from limconn.training import (
+    TrainConfig,
+    join_branches,
+    max_masked_weight,
+    train,
+    train_group,
+    zero_masked_weights,
+)
 
 ADDING_BASELINE_MSE = 0.167
 
@@ -105,3 +116,130 @@ def test_max_masked_weight_covers_every_masking_mechanism(strategy, expected):
     result = train(TrainConfig(epochs=1, strategy=strategy),
                    presets.random(2, 6, density=0.5, seed=0), dataset)
     assert result.max_masked_weight == expected
+
+
+def _without_seconds(history):
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
+
+
+@pytest.mark.parametrize("strategy", ["kernel", "random_dynamic"])
+def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy):
+    """Same initial weights (bit for bit), same shuffling, same dropout draws (random_dynamic),
+    gradients from its own loss only: each branch's history and weights are a lone run's."""
+    dataset = data.make_task("adding", num_samples=300, timesteps=10)
+    designs = [
+        presets.random(2, 6, density=0.5, seed=1),
+        presets.banded(2, 8, width=1),
+        presets.dense(2, 4),
+    ]
+    config = TrainConfig(strategy=strategy, epochs=2, batch_size=32, seed=7)
+    events = []
+    group = train_group(config, designs, dataset, on_progress=events.append)
+    assert {(event.branch, event.seed) for event in events} == {(0, 7), (1, 7), (2, 7)}
+    for index, (design, branch) in enumerate(zip(designs, group, strict=True)):
+        alone = train(config, design, dataset)
+        assert branch.connectivity == design and branch.status == alone.status == "done"
+        for mine, theirs in zip(branch.initial_weights, alone.initial_weights, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+        expected = _without_seconds(alone.history)
+        assert _without_seconds(branch.history) == pytest.approx(expected, rel=1e-5)
+        for name, value in alone.weights.items():
+            np.testing.assert_allclose(branch.weights[name], value, rtol=1e-4, atol=1e-6)
+        for mine, theirs in zip(branch.model.get_weights(), alone.model.get_weights(),
+                                strict=True):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+        assert branch.max_masked_weight == alone.max_masked_weight == 0.0
+        last_epoch = [e for e in events if e.branch == index and e.kind == "epoch"][-1]
+        assert {"epoch": 2, **last_epoch.logs} == _without_seconds(branch.history)[-1]
+
+
+def test_branches_share_nothing_but_the_inputs():
+    """Perturbing branch A changes neither branch B's predictions nor B's gradients, bit for
+    bit, while it does change A's."""
+    head = Head("regression", 1)
+    a = build_model("custom_cell", presets.random(2, 6, density=0.5, seed=1), (10, 2), head)
+    b = build_model("kernel", presets.banded(2, 5, width=1), (10, 2), head)
+    group = join_branches({"a": a, "b": b}, (10, 2))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 10, 2)).astype("float32")
+    y = rng.normal(size=(16, 1)).astype("float32")
+
+    def outputs_and_gradients():
+        with tf.GradientTape() as tape:
+            outputs = group(x, training=True)
+            loss = sum(keras.ops.mean(keras.losses.mean_squared_error(y, out))
+                       for out in outputs.values())
+        gradients = tape.gradient(loss, a.trainable_variables + b.trainable_variables)
+        split = len(a.trainable_variables)
+        return ({name: out.numpy() for name, out in outputs.items()},
+                [g.numpy() for g in gradients[:split]], [g.numpy() for g in gradients[split:]])
+
+    outputs, a_gradients, b_gradients = outputs_and_gradients()
+    a.set_weights([w + rng.normal(size=w.shape).astype("float32") for w in a.get_weights()])
+    zero_masked_weights(a)
+    assert max_masked_weight(a) == 0.0
+    outputs_after, a_gradients_after, b_gradients_after = outputs_and_gradients()
+
+    np.testing.assert_array_equal(outputs_after["b"], outputs["b"])
+    for before, after in zip(b_gradients, b_gradients_after, strict=True):
+        np.testing.assert_array_equal(after, before)
+    assert not np.array_equal(outputs_after["a"], outputs["a"])
+    assert not np.array_equal(a_gradients_after[0], a_gradients[0])
+
+
+def test_a_stopped_group_returns_the_partial_run_of_every_branch():
+    dataset = data.make_task("adding", num_samples=320, timesteps=10)
+    stop = threading.Event()
+
+    def on_progress(event):
+        if event.kind == "batch" and event.epoch == 2 and event.step == 2:
+            stop.set()
+
+    designs = [presets.dense(2, 4), presets.diagonal(2, 3)]
+    results = train_group(TrainConfig(epochs=50, batch_size=32), designs, dataset,
+                          on_progress, stop)
+    assert [r.status for r in results] == ["stopped", "stopped"]
+    assert all(r.stop_reason == "stopped by request" for r in results)
+    assert [[row["epoch"] for row in r.history] for r in results] == [[1, 2], [1, 2]]
+    assert results[0].history[0]["loss"] != results[1].history[0]["loss"]
+
+
+def test_time_limit_cuts_a_long_validation_pass_short():
+    """The limit is hit at the first training batch; validation then stops after one batch
+    instead of running its 1,000 batches, and the cut epoch reports no validation loss."""
+    task = data.make_task("adding", num_samples=32_032, timesteps=10)
+    dataset = dataclasses.replace(task, validation_start=32)  # 1 training, 1,000 val batches
+    config = TrainConfig(epochs=1, batch_size=32)
+
+    def validation_seconds(max_seconds):
+        events = []
+        result = train(config, presets.dense(2, 4), dataset, events.append,
+                       max_seconds=max_seconds)
+        last_batch = [e.elapsed for e in events if e.kind == "batch"][-1]
+        epoch_end = [e.elapsed for e in events if e.kind == "epoch"][-1]
+        return result, epoch_end - last_batch
+
+    full, full_seconds = validation_seconds(None)
+    cut, cut_seconds = validation_seconds(1e-6)
+    assert full.status == "done" and "val_loss" in full.history[-1]
+    assert cut.status == "stopped" and "time limit" in cut.stop_reason
+    assert [row["epoch"] for row in cut.history] == [1] and "val_loss" not in cut.history[0]
+    assert "best_loss" in cut.metrics and "best_val_loss" not in cut.metrics
+    assert cut_seconds < full_seconds / 2, (cut_seconds, full_seconds)
+
+
+def test_init_from_refuses_a_parent_of_another_strategy_or_size_or_without_initial_weights(
+    tmp_path,
+):
+    dataset = data.make_task("adding", num_samples=64, timesteps=5)
+    parent = train(TrainConfig(epochs=1), presets.dense(2, 4), dataset)
+    runs.write_run_folder(parent, tmp_path / "parent", run_id="parent", name="p", workspace="w")
+    child = TrainConfig(epochs=1, init_from=str(tmp_path / "parent"))
+    for config, design in ((dataclasses.replace(child, strategy="custom_cell"),
+                            presets.dense(2, 4)), (child, presets.dense(2, 5))):
+        with pytest.raises(ValueError, match=r"has strategy, inputs, units \('kernel', 2, 4\)"):
+            train(config, design, dataset)
+
+    (tmp_path / "parent" / runs.INITIAL_WEIGHTS_FILE).unlink()  # as in a run from before
+    with pytest.raises(ValueError, match="has no initial.weights.h5"):
+        train(child, presets.dense(2, 4), dataset)
