@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from limconn import Connectivity, Head, build_model, load_mask_npy, presets, runs
-from limconn.training import lstm_weights_per_gate
+from limconn.enforcement import trained_weights
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ON_ADDING = [
@@ -192,9 +192,9 @@ def test_train_init_from_starts_from_the_parents_initial_weights_under_its_own_m
     for stored, fresh in zip(parent_model.get_weights(), built.get_weights(), strict=True):
         np.testing.assert_array_equal(stored, fresh)
 
-    parent_lstm = lstm_weights_per_gate(parent_model)
+    parent_lstm = trained_weights(parent_model)
     child_model = initial_weights(tmp_path / "CHILD", child_design)
-    child_lstm = lstm_weights_per_gate(child_model)
+    child_lstm = trained_weights(child_model)
     for name, child_mask, parent_mask in (
         ("kernel", child_design.input_mask, parent_design.input_mask),
         ("recurrent_kernel", child_design.recurrent_mask, parent_design.recurrent_mask),

@@ -1,13 +1,15 @@
-"""The job queue: never more than N at once, every job ends, a failing or killed job says why."""
+"""The job queue: bounded, fair across workspaces, every job ends with a reason, records
+survive a restart, and a failure in the queue's own machinery fails jobs instead of hanging."""
 
+import json
 import os
 import signal
 import time
 
 import pytest
 
-from limconn import data, presets
-from limconn.jobs import FAILED, QUEUED, RUNNING, TERMINAL, JobQueue
+from limconn import data, jobs, presets
+from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, JobQueue, JobStore
 from limconn.runs import RunStore
 from limconn.settings import Limits
 from limconn.training import TrainConfig
@@ -34,41 +36,79 @@ def _most_at_once(snapshots) -> int:
     return most
 
 
+def _queue(tmp_path, **limits) -> JobQueue:
+    return JobQueue(limits=Limits(**{"max_jobs": 1, **limits}),
+                    store=RunStore(tmp_path / "runs"), home=tmp_path)
+
+
 def test_queue_runs_at_most_n_at_once_saves_runs_and_ends_every_job(dataset, tmp_path):
-    store = RunStore(tmp_path)
-    queue = JobQueue(max_concurrent=2, store=store)
+    queue = _queue(tmp_path, max_jobs=2)
     design = presets.random(2, 4, density=0.5, seed=0)
     try:
-        jobs = [queue.submit(TrainConfig(epochs=3, batch_size=64), design, dataset,
-                             name=f"run {n}") for n in range(4)]
-        jobs.append(queue.submit(
+        submitted = [queue.submit(TrainConfig(epochs=3, batch_size=64), design, dataset, "ws",
+                                  [f"run {n}"]) for n in range(4)]
+        submitted.append(queue.submit(
             TrainConfig(epochs=2, strategy="random_dynamic", strategy_options={"rate": 2.0}),
-            design, dataset,
+            design, dataset, "ws",
         ))
-        assert [job.snapshot().position for job in jobs] == [0, 0, 1, 2, 3]
-        assert jobs[2].snapshot().status == QUEUED
-        for job in jobs:
+        assert [job.snapshot().position for job in submitted] == [0, 0, 1, 2, 3]
+        assert submitted[2].snapshot().status == QUEUED
+        for job in submitted:
             assert job.wait(timeout=300)
     finally:
         queue.close()
-    done = [job.snapshot() for job in jobs[:4]]
+    done = [job.snapshot() for job in submitted[:4]]
     assert [s.status for s in done] == ["done"] * 4
-    assert 1 <= _most_at_once(done) <= 2  # two were handed out at once: positions above
+    assert 1 <= _most_at_once(done) <= 2
     assert all(len(s.history) == 3 and s.run_id for s in done)
-    assert sorted(info.name for info in store.list()) == [f"run {n}" for n in range(4)]
-    failed = jobs[-1].snapshot()
+    assert sorted(info.name for info in queue.store.list("ws")) == [f"run {n}" for n in range(4)]
+    failed = submitted[-1].snapshot()
     assert failed.status == FAILED and "rate must be in [0, 1). Received: rate=2.0" in failed.error
+    assert not list((tmp_path / "spool").iterdir())  # queued data is cleaned up
+
+
+def test_a_group_job_trains_several_designs_and_saves_a_run_each(dataset, tmp_path):
+    queue = _queue(tmp_path)
+    designs = [presets.random(2, 4, density=0.5, seed=s) for s in (0, 1)]
+    try:
+        job = queue.submit(TrainConfig(epochs=2), designs, dataset, "ws", ["a", "b"])
+        assert job.wait(timeout=300)
+    finally:
+        queue.close()
+    snapshot = job.snapshot()
+    assert snapshot.status == "done" and len(snapshot.run_ids) == 2
+    assert [len(run.history) for run in snapshot.runs] == [2, 2]
+    assert snapshot.runs[0].history != snapshot.runs[1].history  # each branch its own
+    assert sorted(info.name for info in queue.store.list("ws")) == ["a", "b"]
+
+
+def test_workspaces_are_served_in_turn(dataset, tmp_path):
+    queue = _queue(tmp_path)
+    design = presets.dense(2, 4)
+    try:
+        first = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset, "a")
+        second, third = (queue.submit(TrainConfig(epochs=1), design, dataset, "a")
+                         for _ in range(2))
+        other = queue.submit(TrainConfig(epochs=1), design, dataset, "b")
+        assert [j.snapshot().position for j in (first, second, other, third)] == [0, 1, 2, 3]
+        assert [j.id for j in queue.jobs("b")] == [other.id]  # a workspace sees its own
+        first.stop()
+        for job in (second, third, other):
+            assert job.wait(timeout=300)
+    finally:
+        queue.close()
+    started = sorted((j.snapshot().started, j.workspace) for j in (second, third, other))
+    assert [workspace for _, workspace in started] == ["a", "b", "a"]
 
 
 def test_stopping_a_queued_job_ends_it_and_a_running_one_keeps_its_partial_run(
     dataset, tmp_path
 ):
-    store = RunStore(tmp_path)
-    queue = JobQueue(max_concurrent=1, store=store)
+    queue = _queue(tmp_path)
     design = presets.dense(2, 4)
     try:
-        first = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset)
-        second = queue.submit(TrainConfig(epochs=1), design, dataset)
+        first = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset, "ws")
+        second = queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
         assert second.snapshot().position == 1
         second.stop()
         assert second.wait(timeout=5) and second.status == "stopped"
@@ -79,32 +119,129 @@ def test_stopping_a_queued_job_ends_it_and_a_running_one_keeps_its_partial_run(
         queue.close()
     snapshot = first.snapshot()
     assert snapshot.status == "stopped" and snapshot.error == "stopped by request"
-    run = store.load(snapshot.run_id, "default")
+    run = queue.store.load(snapshot.run_id, "ws")
     assert run.info.status == "stopped" and 1 <= len(run.history) < 200
     assert all(job.status in TERMINAL for job in (first, second))
 
 
-def test_a_killed_worker_fails_its_job_and_the_queue_goes_on(dataset):
-    queue = JobQueue(max_concurrent=1)
+def test_a_killed_worker_fails_its_job_and_the_queue_goes_on(dataset, tmp_path):
+    queue = _queue(tmp_path)
     design = presets.dense(2, 4)
     try:
-        doomed = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset)
+        doomed = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset, "ws")
         _wait_until(lambda: doomed.status == RUNNING)
         os.kill(queue._workers[0].process.pid, signal.SIGKILL)
         assert doomed.wait(timeout=30)
         assert doomed.status == FAILED and "ended unexpectedly" in doomed.snapshot().error
-        after = queue.submit(TrainConfig(epochs=1), design, dataset)
+        after = queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
         assert after.wait(timeout=120) and after.status == "done"
     finally:
         queue.close()
 
 
-def test_submit_enforces_the_servers_limits(dataset):
-    queue = JobQueue(max_concurrent=1, limits=Limits(max_epochs=5))
+def test_a_run_past_its_time_limit_is_ended_by_replacing_its_worker(dataset, tmp_path,
+                                                                    monkeypatch):
+    """The worker stops a run within a batch of its time limit (validation included); if it
+    still has not ended `kill_grace` later, the queue kills the worker. The grace is 0 here,
+    so the kill comes while the worker is still building the model."""
+    monkeypatch.setattr(jobs, "kill_grace", lambda seconds: 0.0)
+    queue = _queue(tmp_path, max_seconds=0.5)
+    design = presets.dense(2, 4)
+    try:
+        overdue = queue.submit(TrainConfig(epochs=200), design, dataset, "ws")
+        assert overdue.wait(timeout=60)
+        assert overdue.status == FAILED and "worker was replaced" in overdue.snapshot().error
+    finally:
+        queue.close()
+
+
+def test_a_failure_in_the_queues_machinery_fails_the_job_and_the_queue_goes_on(
+    dataset, tmp_path, monkeypatch
+):
+    queue = _queue(tmp_path)
+    design = presets.dense(2, 4)
+    original = jobs.Job._progress
+
+    def broken(job, branch, event):
+        if job.workspace == "unlucky":
+            raise RuntimeError("cannot apply this event")
+        return original(job, branch, event)
+
+    monkeypatch.setattr(jobs.Job, "_progress", broken)
+    try:
+        unlucky = queue.submit(TrainConfig(epochs=3), design, dataset, "unlucky")
+        assert unlucky.wait(timeout=120)
+        snapshot = unlucky.snapshot()
+        assert snapshot.status == FAILED
+        assert "could not process this job's progress (RuntimeError: cannot apply" in (
+            snapshot.error)
+        fine = queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
+        assert fine.wait(timeout=120) and fine.status == "done"
+    finally:
+        queue.close()
+
+
+def test_when_no_worker_can_start_the_next_job_fails_instead_of_waiting(
+    dataset, tmp_path, monkeypatch
+):
+    queue = _queue(tmp_path)
+    design = presets.dense(2, 4)
+    try:
+        first = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset, "ws")
+        waiting = queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
+        _wait_until(lambda: first.status == RUNNING)
+
+        def out_of_memory(*args, **kwargs):
+            raise OSError("Cannot allocate memory")
+
+        monkeypatch.setattr(jobs, "_Worker", out_of_memory)
+        os.kill(queue._workers[0].process.pid, signal.SIGKILL)
+        assert first.wait(timeout=30) and first.status == FAILED
+        assert waiting.wait(timeout=30) and waiting.status == FAILED
+        assert "no training process could be started (OSError: Cannot allocate memory)" in (
+            waiting.snapshot().error)
+        monkeypatch.undo()
+        recovered = queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
+        assert recovered.wait(timeout=120) and recovered.status == "done"
+    finally:
+        queue.close()
+
+
+def test_jobs_left_unfinished_by_a_stopped_server_show_as_interrupted_with_their_epochs(
+    tmp_path,
+):
+    store = JobStore(tmp_path)
+    history = [{"epoch": 1, "loss": 0.5, "val_loss": 0.6, "seconds": 1.0}]
+    for job_id, status in (("aaaa", RUNNING), ("bbbb", QUEUED), ("cccc", "done")):
+        store.write({"id": job_id, "workspace": "ws", "status": status, "error": "",
+                     "submitted": time.time(), "started": None, "ended": None,
+                     "config": TrainConfig(epochs=3).to_dict(),
+                     "runs": [{"name": f"run {job_id}", "history": history, "run_id": ""}]})
+    queue = JobQueue(limits=Limits(max_jobs=1), home=tmp_path)  # a server starting again
+    restored = {job.id: job.snapshot() for job in queue.jobs("ws")}
+    queue.close()
+    assert {job_id: s.status for job_id, s in restored.items()} == {
+        "aaaa": INTERRUPTED, "bbbb": INTERRUPTED, "cccc": "done"}
+    assert "server stopped while this job was running" in restored["aaaa"].error
+    assert list(restored["aaaa"].history) == history
+    record = json.loads((tmp_path / "workspaces/ws/jobs/aaaa.json").read_text())
+    assert record["status"] == INTERRUPTED
+
+
+def test_submit_enforces_the_servers_limits(dataset, tmp_path):
+    queue = _queue(tmp_path, max_epochs=5, max_queued_jobs=2, max_units=8)
+    design = presets.dense(2, 4)
     with pytest.raises(ValueError, match="at most 5 epochs. Received: 6"):
-        queue.submit(TrainConfig(epochs=6), presets.dense(2, 4), dataset)
+        queue.submit(TrainConfig(epochs=6), design, dataset, "ws")
+    with pytest.raises(ValueError, match="at most 8 units. Received: 16"):
+        queue.submit(TrainConfig(epochs=1), presets.dense(2, 16), dataset, "ws")
+    for _ in range(2):
+        queue.submit(TrainConfig(epochs=5, batch_size=16), design, dataset, "ws")
+    with pytest.raises(ValueError, match="has 2 jobs queued or training; this server allows 2"):
+        queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
+    queue.submit(TrainConfig(epochs=1), design, dataset, "other")  # others are not held up
     with pytest.raises(ValueError, match="max_concurrent.*0"):
         JobQueue(max_concurrent=0)
     queue.close()
     with pytest.raises(ValueError, match="closed"):
-        queue.submit(TrainConfig(epochs=1), presets.dense(2, 4), dataset)
+        queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
