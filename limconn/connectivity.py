@@ -315,6 +315,13 @@ class Connectivity:
         """The fully connected design: every mask all True."""
         return cls(np.ones((input_dim, units), bool), metadata=metadata)
 
+    @classmethod
+    def from_ncps(cls, wiring, name: str | None = None) -> Connectivity:
+        """The design of a built ncps `Wiring`; see `limconn.wirings.from_ncps`."""
+        from limconn import wirings
+
+        return wirings.from_ncps(wiring, name=name)
+
     @property
     def input_dim(self) -> int:
         return self.input_mask.shape[-2]
