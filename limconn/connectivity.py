@@ -322,6 +322,18 @@ class Connectivity:
 
         return wirings.from_ncps(wiring, name=name)
 
+    @classmethod
+    def from_csv(
+        cls, recurrent=None, inputs=None, *, input_dim: int | None = None, signs: str = "auto",
+        limits=None, name: str | None = None,
+    ) -> Connectivity:
+        """A design from adjacency CSV files; see `limconn.adjacency.design_from_csv`."""
+        from limconn import adjacency
+
+        return adjacency.design_from_csv(
+            recurrent, inputs, input_dim=input_dim, signs=signs, limits=limits, name=name
+        )
+
     @property
     def input_dim(self) -> int:
         return self.input_mask.shape[-2]
