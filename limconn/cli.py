@@ -3,9 +3,10 @@
 Commands:
 
 * `presets`, `tasks`, `strategies`: what is registered, with parameters (type, default, help).
-* `mask PRESET --inputs D --units U [--PARAM VALUE ...] --out design.npz [--npy-dir DIR]`:
-  builds a design from a preset; each preset's parameters are its own options
-  (`python -m limconn mask random --help`).
+* `mask PRESET --inputs D --units U [--PARAM VALUE ...] [--dale F [--dale-seed S]]
+  --out design.npz [--npy-dir DIR]`: builds a design from a preset; each preset's
+  parameters are its own options (`python -m limconn mask random --help`); `--dale` gives
+  the units signs (Dale's law, `limconn.presets.with_dale`).
 * `mask from-csv FILE (--inputs-csv FILE | --inputs D) --out design.npz`: a design from
   adjacency matrices kept as CSV (`limconn.adjacency`).
 * `train (--design FILE | --input-mask FILE ...) (--task NAME | --data FILE) ... [--out DIR]`:
@@ -125,6 +126,15 @@ def _add_mask_parser(commands) -> None:
     )
     common.add_argument("--units", type=int, required=True, metavar="U", help="LSTM units")
     written = _design_output_parser()
+    common.add_argument(
+        "--dale", type=float, default=0.0, metavar="F",
+        help="Dale's law: this share of units excitatory, the rest inhibitory, in all their "
+        "outgoing recurrent weights (default: 0, no signs)",
+    )
+    common.add_argument(
+        "--dale-seed", type=int, default=0, metavar="S",
+        help="with --dale: which units are excitatory (default: %(default)s)",
+    )
     chosen = mask.add_subparsers(dest="preset", metavar="PRESET", required=True)
     for entry in PRESETS.entries():
         preset = chosen.add_parser(
@@ -152,7 +162,9 @@ def _make_mask(args) -> int:
         for key, value in vars(args).items()
         if key.startswith(_PRESET_PARAM)
     }
-    design = presets.get(args.preset, args.inputs, args.units, **params)
+    design = presets.get(
+        args.preset, args.inputs, args.units, dale=args.dale, dale_seed=args.dale_seed, **params
+    )
     _write_design(design, args.out, args.npy_dir)
     return 0
 
