@@ -9,6 +9,8 @@ Commands:
   the units signs (Dale's law, `limconn.presets.with_dale`).
 * `mask from-csv FILE (--inputs-csv FILE | --inputs D) --out design.npz`: a design from
   adjacency matrices kept as CSV (`limconn.adjacency`).
+* `prune --run DIR --keep F --out design.npz [--per-gate] [--random-control FILE --seed S]`:
+  a design of a trained run's strongest connections (`limconn.pruning`).
 * `train (--design FILE | --input-mask FILE ...) (--task NAME | --data FILE) ... [--out DIR]`:
   trains with a progress bar and writes the run folder of `limconn.runs` at `--out`, or into
   the run store. Ctrl-C stops after the current batch and still saves the partial run.
@@ -39,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from limconn import adjacency, data, export, presets, runs
+from limconn import adjacency, data, export, presets, pruning, runs
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_runs_parser(commands)
     _add_export_parser(commands)
+    _add_prune_parser(commands)
     return parser
 
 
@@ -635,6 +638,48 @@ def _export_model(args) -> int:
         f"Wrote {args.out}: nn.LSTM({design.input_dim}, {design.units}, batch_first=True) and "
         f"its nn.Linear readout, from the {run.info.strategy} run {run.info.name!r}."
     )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# prune
+# --------------------------------------------------------------------------------------------
+
+
+def _add_prune_parser(commands) -> None:
+    parser = commands.add_parser(
+        "prune",
+        help="make a design of a trained run's strongest connections",
+        description="Keeps the share --keep of a run's live connections with the largest "
+        "trained |weight| (summed over the gates, or per gate with --per-gate), in the input "
+        "and the recurrent matrix each, and saves the design (limconn.pruning.strongest). "
+        "--random-control also writes a random design with as many connections.",
+    )
+    parser.add_argument(
+        "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
+    )
+    parser.add_argument(
+        "--keep", type=float, required=True, metavar="F",
+        help="share of each matrix's live connections to keep, in (0, 1]",
+    )
+    parser.add_argument("--per-gate", action="store_true", help="rank each gate on its own")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the design .npz to write")
+    parser.add_argument(
+        "--random-control", metavar="FILE",
+        help="also write a random design with as many connections per matrix (and gate)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S",
+        help="with --random-control: its random seed (default: %(default)s)",
+    )
+    parser.set_defaults(command=_prune, parser=parser)
+
+
+def _prune(args) -> int:
+    pruned = pruning.strongest(runs.read_run_folder(args.run), args.keep, per_gate=args.per_gate)
+    _write_design(pruned, args.out, None)
+    if args.random_control:
+        _write_design(pruning.random_like(pruned, seed=args.seed), args.random_control, None)
     return 0
 
 
