@@ -3,9 +3,14 @@
 Commands:
 
 * `presets`, `tasks`, `strategies`: what is registered, with parameters (type, default, help).
-* `mask PRESET --inputs D --units U [--PARAM VALUE ...] --out design.npz [--npy-dir DIR]`:
-  builds a design from a preset; each preset's parameters are its own options
-  (`python -m limconn mask random --help`).
+* `mask PRESET --inputs D --units U [--PARAM VALUE ...] [--dale F [--dale-seed S]]
+  --out design.npz [--npy-dir DIR]`: builds a design from a preset; each preset's
+  parameters are its own options (`python -m limconn mask random --help`); `--dale` gives
+  the units signs (Dale's law, `limconn.presets.with_dale`).
+* `mask from-csv FILE (--inputs-csv FILE | --inputs D) --out design.npz`: a design from
+  adjacency matrices kept as CSV (`limconn.adjacency`).
+* `prune --run DIR --keep F --out design.npz [--per-gate] [--random-control FILE --seed S]`:
+  a design of a trained run's strongest connections (`limconn.pruning`).
 * `train (--design FILE | --input-mask FILE ...) (--task NAME | --data FILE) ... [--out DIR]`:
   trains with a progress bar and writes the run folder of `limconn.runs` at `--out`, or into
   the run store. Ctrl-C stops after the current batch and still saves the partial run.
@@ -40,7 +45,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from limconn import data, export, presets, runs, sweep
+from limconn import adjacency, data, export, presets, pruning, runs, sweep
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -91,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(commands)
     _add_runs_parser(commands)
     _add_export_parser(commands)
+    _add_prune_parser(commands)
     return parser
 
 
@@ -119,23 +125,29 @@ def _add_mask_parser(commands) -> None:
     mask = commands.add_parser(
         "mask",
         help="build a design from a preset and save it",
-        description="Builds a design from a preset; see `mask PRESET --help` for its options.",
+        description="Builds a design from a preset (or, with `from-csv`, from adjacency "
+        "CSV files); see `mask PRESET --help` for its options.",
     )
     common = _Parser(add_help=False)
     common.add_argument(
         "--inputs", type=int, required=True, metavar="D", help="input features (mask rows)"
     )
     common.add_argument("--units", type=int, required=True, metavar="U", help="LSTM units")
-    common.add_argument("--out", required=True, metavar="FILE", help="the design .npz to write")
+    written = _design_output_parser()
     common.add_argument(
-        "--npy-dir", metavar="DIR",
-        help="also write input_mask.npy, recurrent_mask.npy and output_mask.npy here",
+        "--dale", type=float, default=0.0, metavar="F",
+        help="Dale's law: this share of units excitatory, the rest inhibitory, in all their "
+        "outgoing recurrent weights (default: 0, no signs)",
+    )
+    common.add_argument(
+        "--dale-seed", type=int, default=0, metavar="S",
+        help="with --dale: which units are excitatory (default: %(default)s)",
     )
     chosen = mask.add_subparsers(dest="preset", metavar="PRESET", required=True)
     for entry in PRESETS.entries():
         preset = chosen.add_parser(
             entry.name,
-            parents=[common],
+            parents=[common, written],
             help=entry.summary,
             description=f"{entry.summary} {entry.description}",
         )
@@ -149,6 +161,7 @@ def _add_mask_parser(commands) -> None:
                 help=f"{parameter.help} (default: {parameter.default!r})",
             )
         preset.set_defaults(command=_make_mask, parser=preset)
+    _add_mask_from_csv_parser(chosen, written)
 
 
 def _make_mask(args) -> int:
@@ -157,23 +170,82 @@ def _make_mask(args) -> int:
         for key, value in vars(args).items()
         if key.startswith(_PRESET_PARAM)
     }
-    design = presets.get(args.preset, args.inputs, args.units, **params)
-    Path(args.out).write_bytes(design.to_npz_bytes())
-    written = [args.out]
-    if args.npy_dir:
-        folder = Path(args.npy_dir)
+    design = presets.get(
+        args.preset, args.inputs, args.units, dale=args.dale, dale_seed=args.dale_seed, **params
+    )
+    _write_design(design, args.out, args.npy_dir)
+    return 0
+
+
+def _design_output_parser() -> argparse.ArgumentParser:
+    """`--out` and `--npy-dir`, shared by the commands that write a design."""
+    written = _Parser(add_help=False)
+    written.add_argument("--out", required=True, metavar="FILE", help="the design .npz to write")
+    written.add_argument(
+        "--npy-dir", metavar="DIR",
+        help="also write input_mask.npy, recurrent_mask.npy and output_mask.npy here",
+    )
+    return written
+
+
+def _add_mask_from_csv_parser(chosen, written: argparse.ArgumentParser) -> None:
+    parser = chosen.add_parser(
+        "from-csv",
+        parents=[written],
+        help="read a design from adjacency matrices in CSV files",
+        description="Reads the unit → unit adjacency matrix from FILE (rows = sources, "
+        "columns = targets, non-zero = connected, the value's sign = the sign as --signs "
+        "says; optional header row and first column of names) and saves the design. Inputs "
+        "come from --inputs-csv (an input → unit matrix), or reach every unit with --inputs D.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the unit → unit adjacency CSV (U x U)")
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument(
+        "--inputs-csv", metavar="FILE", help="the input → unit adjacency CSV (D x U)"
+    )
+    inputs.add_argument(
+        "--inputs", type=int, metavar="D", help="D inputs, each reaching every unit"
+    )
+    parser.add_argument(
+        "--signs", choices=list(adjacency.SIGN_MODES), default="auto",
+        help="; ".join(f"{mode}: {text}" for mode, text in adjacency.SIGN_MODES.items())
+        + " (default: %(default)s)",
+    )
+    parser.add_argument("--name", help="the design's name (default: FILE's name)")
+    parser.set_defaults(command=_mask_from_csv, parser=parser)
+
+
+def _mask_from_csv(args) -> int:
+    design = Connectivity.from_csv(
+        args.file, args.inputs_csv, input_dim=args.inputs, signs=args.signs, name=args.name
+    )
+    _write_design(design, args.out, args.npy_dir)
+    return 0
+
+
+def _write_design(design: Connectivity, out: str, npy_dir: str | None) -> None:
+    """Writes the design's `.npz` (and each mask as `.npy` into `npy_dir`), then says what."""
+    Path(out).write_bytes(design.to_npz_bytes())
+    written = [out]
+    if npy_dir:
+        folder = Path(npy_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for field, name in runs.MASK_FILES.items():
             save_mask_npy(folder / name, getattr(design, field))
             written.append(str(folder / name))
     stats = design.stats()
+    signs = [
+        f"{what} signs {counts.excitatory} E / {counts.inhibitory} I / {counts.free} free "
+        f"per {counts.per}"
+        for what, counts in (("input", stats.input_signs), ("recurrent", stats.recurrent_signs))
+        if counts is not None
+    ]
     print(
         f"{design.name}: {design.input_dim} inputs x {design.units} units, input density "
         f"{stats.input_density:.2f}, recurrent density {stats.recurrent_density:.2f}, "
-        f"{stats.effective_parameters} of {stats.dense_parameters} LSTM parameters. "
-        f"Wrote {', '.join(written)}."
+        f"{stats.effective_parameters} of {stats.dense_parameters} LSTM parameters"
+        f"{''.join(', ' + text for text in signs)}. Wrote {', '.join(written)}."
     )
-    return 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,6 +746,48 @@ def _export_model(args) -> int:
         f"Wrote {args.out}: nn.LSTM({design.input_dim}, {design.units}, batch_first=True) and "
         f"its nn.Linear readout, from the {run.info.strategy} run {run.info.name!r}."
     )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# prune
+# --------------------------------------------------------------------------------------------
+
+
+def _add_prune_parser(commands) -> None:
+    parser = commands.add_parser(
+        "prune",
+        help="make a design of a trained run's strongest connections",
+        description="Keeps the share --keep of a run's live connections with the largest "
+        "trained |weight| (summed over the gates, or per gate with --per-gate), in the input "
+        "and the recurrent matrix each, and saves the design (limconn.pruning.strongest). "
+        "--random-control also writes a random design with as many connections.",
+    )
+    parser.add_argument(
+        "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
+    )
+    parser.add_argument(
+        "--keep", type=float, required=True, metavar="F",
+        help="share of each matrix's live connections to keep, in (0, 1]",
+    )
+    parser.add_argument("--per-gate", action="store_true", help="rank each gate on its own")
+    parser.add_argument("--out", required=True, metavar="FILE", help="the design .npz to write")
+    parser.add_argument(
+        "--random-control", metavar="FILE",
+        help="also write a random design with as many connections per matrix (and gate)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S",
+        help="with --random-control: its random seed (default: %(default)s)",
+    )
+    parser.set_defaults(command=_prune, parser=parser)
+
+
+def _prune(args) -> int:
+    pruned = pruning.strongest(runs.read_run_folder(args.run), args.keep, per_gate=args.per_gate)
+    _write_design(pruned, args.out, None)
+    if args.random_control:
+        _write_design(pruning.random_like(pruned, seed=args.seed), args.random_control, None)
     return 0
 
 

@@ -336,6 +336,25 @@ class Connectivity:
         """The fully connected design: every mask all True."""
         return cls(np.ones((input_dim, units), bool), metadata=metadata)
 
+    @classmethod
+    def from_ncps(cls, wiring, name: str | None = None) -> Connectivity:
+        """The design of a built ncps `Wiring`; see `limconn.wirings.from_ncps`."""
+        from limconn import wirings
+
+        return wirings.from_ncps(wiring, name=name)
+
+    @classmethod
+    def from_csv(
+        cls, recurrent=None, inputs=None, *, input_dim: int | None = None, signs: str = "auto",
+        limits=None, name: str | None = None,
+    ) -> Connectivity:
+        """A design from adjacency CSV files; see `limconn.adjacency.design_from_csv`."""
+        from limconn import adjacency
+
+        return adjacency.design_from_csv(
+            recurrent, inputs, input_dim=input_dim, signs=signs, limits=limits, name=name
+        )
+
     @property
     def input_dim(self) -> int:
         return self.input_mask.shape[-2]

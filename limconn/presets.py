@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from limconn.connectivity import Connectivity
-from limconn.registry import Registry
+from limconn.registry import Parameter, Registry
 
 PRESETS = Registry("preset", positional=2)
 
@@ -48,13 +48,82 @@ def _groups_of(size: int, groups: int) -> np.ndarray:
     return np.arange(size) * groups // size
 
 
-def get(name: str, input_dim: int, units: int, **params) -> Connectivity:
+def get(
+    name: str, input_dim: int, units: int, dale: float = 0.0, dale_seed: int = 0, **params
+) -> Connectivity:
     """Builds the named preset, converting form or command-line values to their types.
+
+    Args:
+        name: a name in `PRESETS`.
+        input_dim, units: the design's size.
+        dale: the excitatory share of units for Dale's law (`with_dale`); 0 (the default)
+            gives no signs at all, so a design of only inhibitory units is not made here.
+        dale_seed: which units are excitatory, with `dale`.
+        **params: the preset's own parameters.
+
+    Example:
+
+    >>> get("random", 2, 10, dale=0.8, density="0.5").stats().recurrent_signs.excitatory
+    8
 
     Raises:
         ValueError: for an unknown preset, an unknown parameter or a bad value.
     """
-    return PRESETS.call(name, input_dim, units, **params)
+    design = PRESETS.call(name, input_dim, units, **params)
+    dale = Parameter("dale", float, 0.0).coerce(dale)
+    if dale == 0:
+        return design
+    return with_dale(design, dale, Parameter("dale_seed", int, 0).coerce(dale_seed))
+
+
+def with_dale(design: Connectivity, excitatory: float = 0.8, seed: int = 0) -> Connectivity:
+    """Gives each unit one sign for all its outgoing recurrent weights (Dale's law).
+
+    A neuron is excitatory or inhibitory in all its synapses (Dale's principle); in an LSTM
+    this makes a unit's previous state push every gate of every unit it feeds one way only
+    (the layers compute with `|w| * sign`). A random `excitatory` share of the units,
+    rounded to a whole number as Python's `round` does, gets +1, the rest -1; the
+    input signs are left as they are (free, unless the design has some). Combine it with
+    any preset, or use `get(..., dale=0.8)`.
+
+    Args:
+        design: the design to sign; it must not carry recurrent signs yet.
+        excitatory: share of excitatory units, in [0, 1] (0.8: cortex's usual 80/20).
+        seed: which units are excitatory; the same seed gives the same units.
+
+    Returns:
+        A copy with `recurrent_sign` of shape `(units,)`, named "<name> · Dale 80%", its
+        metadata's `dale` holding the share, the seed and the number of excitatory units.
+
+    Example:
+
+    >>> signed = with_dale(random(2, 10, seed=0), excitatory=0.8, seed=1)
+    >>> int((signed.recurrent_sign > 0).sum()), signed.name
+    (8, 'random · Dale 80%')
+
+    Raises:
+        ValueError: for a share outside [0, 1] or a design that already has recurrent
+            signs; the message names the value.
+    """
+    _check_range("excitatory", excitatory, 0.0, 1.0)
+    if design.recurrent_sign is not None:
+        raise ValueError(
+            f"The design {design.name!r} already has recurrent signs "
+            f"({design.stats().recurrent_signs}); Dale's law would replace them. "
+            "Apply it to a design without recurrent signs."
+        )
+    count = round(excitatory * design.units)
+    sign = np.full(design.units, -1, np.int8)
+    sign[np.random.default_rng(seed).permutation(design.units)[:count]] = 1
+    dale = {"excitatory": excitatory, "seed": seed, "excitatory_units": count}
+    return design.replace(
+        recurrent_sign=sign,
+        metadata={
+            **design.metadata,
+            "name": f"{design.name or 'design'} · Dale {excitatory * 100:g}%",
+            "dale": dale,
+        },
+    )
 
 
 @PRESETS.register
