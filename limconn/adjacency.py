@@ -178,7 +178,7 @@ def design_from_csv(
                 f"{_layout(row_names is not None, column_names is not None)}."
             )
         unit_names = _agreeing(row_names, column_names, f"{where}'s row and column names")
-        recurrent_sign = _signs(sign, signs)
+        recurrent_sign = signs_for(sign, signs)
         metadata["recurrent_csv"] = where
     input_mask = input_sign = input_names = None
     if inputs is not None:
@@ -198,7 +198,7 @@ def design_from_csv(
                 f"{where}). Received: input_dim={input_dim!r}"
             )
         unit_names = _agreeing(unit_names, column_names, "the unit names of both files")
-        input_sign = _signs(sign, signs)
+        input_sign = signs_for(sign, signs)
         metadata["input_csv"] = where
     else:
         if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
@@ -318,7 +318,8 @@ def _agreeing(first: list[str] | None, second: list[str] | None, what: str) -> l
     return first if first is not None else second
 
 
-def _signs(sign: np.ndarray, mode: str) -> np.ndarray | None:
+def signs_for(sign: np.ndarray, mode: str) -> np.ndarray | None:
+    """The signs a design takes from a matrix's value signs under `mode` (`SIGN_MODES`)."""
     if mode == "never" or (mode == "auto" and not (sign < 0).any()):
         return None
     return sign

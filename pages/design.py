@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from limconn import presets, share, wirings
+from limconn import adjacency, presets, share, wirings
 from limconn.connectivity import Connectivity, load_mask_npy, mask_npy_bytes
 from limconn.gate_views import (
     ALL_GATES,
@@ -63,11 +63,14 @@ def import_file(upload, into: str | None, name: str, design: Connectivity) -> No
     field = MATRICES[into]
     sign = None
     if upload.name.lower().endswith(".csv"):
-        mask, sign, _, _ = wirings.adjacency_from_csv(upload, limits=limits)
+        sources = "inputs" if field == "input_mask" else "units"
+        mask, values, _, _ = adjacency.adjacency_from_csv(upload, limits=limits, sources=sources)
+        sign = adjacency.signs_for(values, "auto")
     else:
         mask = load_mask_npy(upload, name=upload.name, max_bytes=limits.max_upload_bytes,
                              limits=limits)
     new_inputs = mask.shape[-2] if field == "input_mask" else design.input_dim
+    limits.check_design(new_inputs, mask.shape[-1])
     resized = design.resized(new_inputs, mask.shape[-1])
     state.put(name, resized.edited(**{field: mask, SIGNS[field]: sign}))
 
@@ -274,17 +277,21 @@ if upload is not None:
             st.rerun()
 
 with st.expander("Import an ncps wiring"):
-    wiring_name = st.selectbox("Wiring", wirings.NCPS_WIRINGS.names(), key="design.ncps")
-    wiring_entry = wirings.NCPS_WIRINGS.get(wiring_name)
-    st.caption(wiring_entry.summary)
-    wiring_params = parameter_inputs(wiring_entry, key="design.ncps")
-    if st.button("Import wiring"):
-        try:
-            limits.check_design(design.input_dim, design.units)
-            wired = wirings.NCPS_WIRINGS.call(wiring_name, design.input_dim, design.units,
-                                             **wiring_params)
-            state.put(state.new_name(wiring_name), wired)
-        except (ValueError, ImportError) as error:
-            st.error(str(error))
-        else:
-            st.rerun()
+    if not wirings.ncps_available():
+        st.caption("Install the optional ncps package (`pip install -r "
+                   "requirements-extras.txt`) to import its wirings.")
+    else:
+        wiring_name = st.selectbox("Wiring", wirings.NCPS_WIRINGS.names(), key="design.ncps")
+        wiring_entry = wirings.NCPS_WIRINGS.get(wiring_name)
+        st.caption(wiring_entry.summary)
+        wiring_params = parameter_inputs(wiring_entry, key="design.ncps")
+        if st.button("Import wiring"):
+            try:
+                limits.check_design(design.input_dim, design.units)
+                wired = wirings.NCPS_WIRINGS.call(wiring_name, design.input_dim, design.units,
+                                                 **wiring_params)
+                state.put(state.new_name(wiring_name), wired)
+            except (ValueError, ImportError) as error:
+                st.error(str(error))
+            else:
+                st.rerun()
