@@ -42,17 +42,18 @@ import contextlib
 import sys
 from pathlib import Path
 
-import pandas as pd
 from tqdm import tqdm
 
-from limconn import adjacency, data, export, presets, pruning, runs, sweep
+from limconn import adjacency, data, presets, pruning, runs, sweep
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
 from limconn.strategies import STRATEGIES
-from limconn.training import OPTIMIZERS, Progress, TrainConfig, stop_on_interrupt, train
+from limconn.trainconfig import OPTIMIZERS, Progress, TrainConfig
 
 PROG = "python -m limconn"
+EXPORT_FORMATS = ("torch",)
+"""What `export --format` writes (`limconn.export`)."""
 _DEFAULTS = TrainConfig()
 _PRESET_PARAM = "preset_param_"
 """Prefix of the argparse destinations of preset parameters, apart from the fixed options."""
@@ -423,6 +424,8 @@ def _train(args) -> int:
     dataset = _load_dataset(args)
     config = _config(args, args.seed)
     print(f"Training {design.name or 'the design'} ({config.strategy}) on {dataset.description}")
+    from limconn.training import stop_on_interrupt, train  # loads TensorFlow, quietly
+
     bar = _ProgressBar()
     try:
         result, interrupted = stop_on_interrupt(
@@ -449,6 +452,8 @@ def _train(args) -> int:
 
 
 def _sweep(args) -> int:
+    from limconn.training import stop_on_interrupt  # loads TensorFlow, quietly
+
     runs.check_name(args.workspace, "--workspace")
     sweep.check_backend(args.backend)
     designs = {}
@@ -684,6 +689,8 @@ def _list_runs(args) -> int:
         where = f" (workspace {args.workspace})" if args.workspace else ""
         print(f"No runs in {store.root}{where}.")
         return 0
+    import pandas as pd  # loaded only to print the table
+
     table = pd.DataFrame(
         {
             "id": info.id,
@@ -732,7 +739,7 @@ def _add_export_parser(commands) -> None:
         "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
     )
     parser.add_argument(
-        "--format", choices=export.FORMATS, default="torch", help="(default: %(default)s)"
+        "--format", choices=EXPORT_FORMATS, default="torch", help="(default: %(default)s)"
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="the .safetensors to write")
     parser.set_defaults(command=_export_model, parser=parser)
@@ -740,6 +747,8 @@ def _add_export_parser(commands) -> None:
 
 def _export_model(args) -> int:
     run = runs.read_run_folder(args.run)
+    from limconn import export  # loads Keras: only when exporting
+
     export.write_torch_safetensors(run, args.out)
     design = run.connectivity
     print(

@@ -67,7 +67,6 @@ from limconn.enforcement import trained_weights
 from limconn.layers import FixedMask, MaskedLSTM, MaskedLSTMCell
 from limconn.runs import Run
 
-FORMATS = ("torch",)
 """The formats `python -m limconn export --format` writes."""
 
 FORMAT_TAG = "limconn.torch_lstm.v1"

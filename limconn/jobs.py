@@ -248,7 +248,7 @@ class Job:
     @classmethod
     def from_record(cls, queue, record: dict) -> Job:
         """A finished job read back from the store (after a restart)."""
-        from limconn.training import TrainConfig
+        from limconn.trainconfig import TrainConfig
 
         job = cls(queue, record["id"], record["workspace"],
                   TrainConfig.from_dict(record.get("config", {})), (),
@@ -358,6 +358,97 @@ class _Worker:
         )
         self.process.start()
 
+    def is_alive(self) -> bool:
+        return self.process.is_alive()
+
+    @property
+    def exit_note(self) -> str:
+        return f"exit code {self.process.exitcode}"
+
+    def give(self, task) -> None:
+        self.stop.clear()
+        self.tasks.put(task)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(timeout=5)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.tasks.put(None)
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+class _RayWorker:
+    """A slot that trains each job it is given as one Ray task (`LIMCONN_RAY_ADDRESS`).
+
+    The task trains and saves its runs where it runs (the run store must be on storage the
+    cluster shares), sends progress through a Ray queue, which a thread here forwards into
+    the job queue's events, and takes `ray.cancel` as a stop (its partial runs are kept).
+    """
+
+    def __init__(self, index: int, events, store_root, max_runs, address: str):
+        import ray  # an optional extra, needed only with a Ray address
+        from ray.util.queue import Queue
+
+        if not ray.is_initialized():
+            ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+        self.job: Job | None = None
+        self.stop = threading.Event()
+        self._ray, self._events = ray, events
+        self._progress = Queue()
+        self._remote = ray.remote(_train_task_on_ray)
+        self._store_root, self._max_runs = store_root, max_runs
+        self._tasks: queue_module.Queue = queue_module.Queue()
+        self._killed = False
+        self._thread = threading.Thread(target=self._loop, name=f"limconn-ray-{index}",
+                                        daemon=True)
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive() and not self._killed
+
+    exit_note = "its Ray task was lost"
+
+    def give(self, task) -> None:
+        self.stop.clear()
+        self._tasks.put(task)
+
+    def kill(self) -> None:
+        """Cancels the running task by force; the slot's thread then ends."""
+        self._killed = True
+        self.stop.set()
+        self._tasks.put(None)
+
+    close = kill
+
+    def _loop(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            job_id, config, designs, names, spool, workspace, max_seconds = task
+            self._events.put((job_id, RUNNING, time.time()))
+            reference = self._remote.remote(
+                (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
+                 max_seconds), self._store_root, self._max_runs, self._progress)
+            cancelled = False
+            while True:
+                ready, _ = self._ray.wait([reference], timeout=_POLL_SECONDS)
+                while not self._progress.empty():
+                    self._events.put(self._progress.get_nowait())
+                if ready:
+                    break
+                if self.stop.is_set() and not cancelled:
+                    self._ray.cancel(reference, force=self._killed)
+                    cancelled = True
+            try:
+                self._events.put(self._ray.get(reference))
+            except Exception as error:  # the task died or was cancelled before it began
+                self._events.put((job_id, "ended", (
+                    STOPPED if cancelled else FAILED,
+                    "stopped by request" if cancelled else f"{type(error).__name__}: {error}",
+                    [], time.time())))
+
 
 class JobQueue:
     """Trains jobs in worker processes, at most `limits.max_jobs` at a time, fairly.
@@ -370,6 +461,9 @@ class JobQueue:
         home: where queued datasets wait and job records are kept (a temporary folder
             when `None`: no records then survive the process).
         max_concurrent: overrides `limits.max_jobs`.
+        ray_address: train each job as a Ray task on this cluster (`LIMCONN_RAY_ADDRESS`;
+            `"local"` starts Ray here) instead of in local worker processes; at most
+            `max_concurrent` at once all the same.
 
     The worker processes start with the first `submit`; `close()` ends them. Creating a
     queue with a `home` marks the records of jobs a previous server left unfinished as
@@ -381,7 +475,7 @@ class JobQueue:
     """
 
     def __init__(self, limits: Limits | None = None, store=None, home=None,
-                 max_concurrent: int | None = None):
+                 max_concurrent: int | None = None, ray_address: str | None = None):
         self.limits = limits or Limits()
         concurrent = self.limits.max_jobs if max_concurrent is None else max_concurrent
         if not isinstance(concurrent, int) or concurrent < 1:
@@ -390,6 +484,7 @@ class JobQueue:
             )
         self.max_concurrent = concurrent
         self.store = store
+        self.ray_address = ray_address
         if home is None:
             import tempfile
 
@@ -511,12 +606,7 @@ class JobQueue:
             self._waiting.clear()
             self._turns.clear()
         for worker in workers:
-            worker.stop.set()
-            worker.tasks.put(None)
-        for worker in workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.kill()
+            worker.close()
         for job in unfinished:
             self._finish(job, FAILED, "the job queue was closed")
 
@@ -554,22 +644,24 @@ class JobQueue:
                                           daemon=True)
         self._listener.start()
 
-    def _new_worker(self, index: int) -> _Worker:
+    def _new_worker(self, index: int):
         store_root = None if self.store is None else str(self.store.root)
+        if self.ray_address:
+            return _RayWorker(index, self._events, store_root, self.limits.max_runs,
+                              self.ray_address)
         return _Worker(self._context, index, self._events, store_root, self.limits.max_runs)
 
     def _dispatch(self) -> None:
         """Hands waiting jobs to idle workers; called with `_condition` held."""
         for worker in self._workers:
-            if worker is None or worker.job is not None or not worker.process.is_alive():
+            if worker is None or worker.job is not None or not worker.is_alive():
                 continue
             job = self._next_waiting()
             if job is None:
                 return
             worker.job = job
-            worker.stop.clear()
-            worker.tasks.put((job.id, job.config, job.designs, job.names, str(job.spool),
-                              job.workspace, self.limits.max_seconds))
+            worker.give((job.id, job.config, job.designs, job.names, str(job.spool),
+                         job.workspace, self.limits.max_seconds))
 
     def _stop(self, job: Job) -> None:
         with self._condition:
@@ -654,11 +746,11 @@ class JobQueue:
                 if worker is None:
                     continue
                 job = worker.job
-                if not worker.process.is_alive():
+                if not worker.is_alive():
                     if job is not None:
                         self._finish(job, FAILED, (
-                            "the training process ended unexpectedly (exit code "
-                            f"{worker.process.exitcode}); the server may be out of memory"))
+                            f"the training process ended unexpectedly ({worker.exit_note}); "
+                            "the server may be out of memory"))
                         worker.job = None
                     self._workers[index] = None
                 elif job is not None and job._started and now - job._started > overdue:
@@ -681,8 +773,7 @@ class JobQueue:
         """Kills worker `index` (called with `_condition` held); the next check replaces it."""
         worker = self._workers[index]
         if worker is not None:
-            worker.process.kill()
-            worker.process.join(timeout=5)
+            worker.kill()
             self._workers[index] = None
 
     def _fail_next_waiting(self, message: str) -> None:
@@ -722,42 +813,62 @@ class JobQueue:
 
 def _serve(tasks, events, stop, store_root, max_runs) -> None:
     """A worker process: trains the groups it is handed, one at a time, reporting events."""
+    while (task := tasks.get()) is not None:
+        events.put((task[0], RUNNING, time.time()))
+        job_id, config, designs, names, spool, workspace, max_seconds = task
+        try:
+            dataset = unspool_dataset(Path(spool))
+        except (OSError, ValueError) as error:
+            events.put((job_id, "ended", (FAILED, f"the job's data was lost: {error}", [],
+                                          time.time())))
+            continue
+        events.put(_train_task((job_id, config, designs, names, dataset, workspace,
+                                max_seconds), store_root, max_runs, events.put, stop))
+
+
+def _train_task_on_ray(task, store_root, max_runs, progress):
+    """A Ray task: `_train_task`, with `ray.cancel` (Ctrl-C here) taken as a stop."""
+    from limconn.training import stop_on_interrupt
+
+    outcome, _ = stop_on_interrupt(
+        lambda stop: _train_task(task, store_root, max_runs, progress.put, stop))
+    return outcome
+
+
+def _train_task(task, store_root, max_runs, send, stop) -> tuple:
+    """Trains one job's group and saves its runs; returns the job's "ended" event.
+
+    `send` takes progress events, at most one batch event per run every
+    `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end).
+    """
     from limconn.runs import RunStore
     from limconn.training import train_group
 
-    store = None if store_root is None else RunStore(store_root)
-    while True:
-        task = tasks.get()
-        if task is None:
+    job_id, config, designs, names, dataset, workspace, max_seconds = task
+    sent = dict.fromkeys(range(len(designs)), 0.0)
+
+    def report(event):
+        now = time.monotonic()
+        last_batch = event.step == event.steps_per_epoch
+        if event.kind == "batch" and not last_batch and now - sent[event.branch] < (
+                _BATCH_EVENT_SECONDS):
             return
-        job_id, config, designs, names, spool, workspace, max_seconds = task
-        events.put((job_id, RUNNING, time.time()))
-        sent = dict.fromkeys(range(len(designs)), 0.0)
+        sent[event.branch] = now
+        send((job_id, "progress", (event.branch, {
+            "kind": event.kind, "epoch": event.epoch, "epochs": event.epochs,
+            "step": event.step, "steps_per_epoch": event.steps_per_epoch,
+            "logs": dict(event.logs), "elapsed": event.elapsed, "eta": event.eta,
+            "fraction": event.fraction,
+        })))
 
-        def report(event, job_id=job_id, sent=sent):
-            now = time.monotonic()
-            last_batch = event.step == event.steps_per_epoch
-            if event.kind == "batch" and not last_batch and now - sent[event.branch] < (
-                    _BATCH_EVENT_SECONDS):
-                return
-            sent[event.branch] = now
-            events.put((job_id, "progress", (event.branch, {
-                "kind": event.kind, "epoch": event.epoch, "epochs": event.epochs,
-                "step": event.step, "steps_per_epoch": event.steps_per_epoch,
-                "logs": dict(event.logs), "elapsed": event.elapsed, "eta": event.eta,
-                "fraction": event.fraction,
-            })))
-
-        try:
-            dataset = unspool_dataset(Path(spool))
-            results = train_group(config, designs, dataset, on_progress=report,
-                                  stop_event=stop, max_seconds=max_seconds)
-            run_ids = []
-            for result, name in zip(results, names, strict=True):
-                run_ids.append("" if store is None else
-                               store.save(result, workspace, name, keep=max_runs).id)
-            outcome = (results[0].status, results[0].stop_reason, run_ids, time.time())
-        except Exception as error:  # a failed job is reported, never raised in the worker
-            outcome = (FAILED, f"{type(error).__name__}: {error}", [], time.time())
-        events.put((job_id, "ended", outcome))
-
+    try:
+        results = train_group(config, designs, dataset, on_progress=report, stop_event=stop,
+                              max_seconds=max_seconds)
+        store = None if store_root is None else RunStore(store_root)
+        run_ids = ["" if store is None else store.save(result, workspace, name,
+                                                       keep=max_runs).id
+                   for result, name in zip(results, names, strict=True)]
+        return job_id, "ended", (results[0].status, results[0].stop_reason, run_ids,
+                                 time.time())
+    except Exception as error:  # a failed job is reported, never raised in the worker
+        return job_id, "ended", (FAILED, f"{type(error).__name__}: {error}", [], time.time())

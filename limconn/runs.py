@@ -60,16 +60,21 @@ import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 import limconn
 from limconn import settings
 from limconn.connectivity import Connectivity, mask_npy_bytes
 from limconn.enforcement import trained_summary
 from limconn.strategies import enforcement_of
-from limconn.training import RunResult, TrainConfig
+from limconn.trainconfig import TrainConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from limconn.training import RunResult
 
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.csv"
@@ -300,6 +305,8 @@ def read_run_folder(folder: str | os.PathLike) -> Run:
         record = _read_record(folder)
         info = RunInfo.from_record(record, folder)
         config = TrainConfig.from_dict(_field(record, "config", dict))
+        import pandas as pd  # loaded on first use: listing runs stays light
+
         history = pd.read_csv(folder / HISTORY_FILE)
         missing = [c for c in HISTORY_LEADING_COLUMNS if c not in history.columns]
         if missing:

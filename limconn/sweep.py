@@ -42,7 +42,7 @@ from typing import Any
 from limconn import runs
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
-from limconn.training import Progress, TrainConfig, stop_on_interrupt, train_group
+from limconn.trainconfig import Progress, TrainConfig
 
 BACKENDS = ("local", "ray")
 RAY_ADDRESS_VARIABLE = "LIMCONN_RAY_ADDRESS"
@@ -154,6 +154,8 @@ def train_and_save_group(
     if on_progress is not None:
         def report(event: Progress) -> None:
             on_progress(group[event.branch], event)
+    from limconn.training import train_group  # loads TensorFlow: only when training
+
     results = train_group(
         dataclasses.replace(config, seed=seeds[0]), [run.design for run in group], dataset,
         report, stop_event, max_seconds,
@@ -296,6 +298,8 @@ def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop
 
 def _ray_group(config, group, dataset, workspace) -> list[SweepResult]:
     """A Ray task: one group, trained and saved; `ray.cancel` (Ctrl-C here) stops it."""
+    from limconn.training import stop_on_interrupt
+
     results, _ = stop_on_interrupt(
         lambda stop: train_and_save_group(config, group, dataset, workspace, stop_event=stop)
     )

@@ -6,7 +6,7 @@ from limconn import data
 from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL
 from limconn.plots import live_loss_spec, sequence_preview
 from limconn.strategies import STRATEGIES, enforcement_of
-from limconn.training import OPTIMIZERS, TrainConfig
+from limconn.trainconfig import OPTIMIZERS, TrainConfig
 from limconn.ui import resources, state
 from limconn.ui.forms import parameter_inputs
 from limconn.ui.frame import page_frame
@@ -86,7 +86,7 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
     Widget keys carry the file's name, so another file starts from fresh choices.
     """
     columns = data.csv_columns(file, max_bytes=limits.max_upload_bytes, limits=limits)
-    key = f"csv.{getattr(file, 'name', file)}"
+    key = f"train.csv.{getattr(file, 'name', file)}"
     left, right = st.columns(2)
     targets = left.multiselect("Target columns", columns, default=columns[-1:],
                                key=f"{key}.targets")

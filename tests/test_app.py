@@ -1,29 +1,22 @@
-"""The app's three pages under Streamlit's `AppTest` (no browser, no JavaScript).
+"""The app's pages under Streamlit's `AppTest` (no browser, no JavaScript).
 
 What is driven here: page switches, the preset form, the painter's keyed state (a stroke
 is injected as the component's state, as the browser would send it; see
-`limconn.ui.painter.paint_mask`), download buttons' bytes, file uploads (AppTest 1.67 has
-`FileUploader.upload`), and a short training run through the job queue into Compare.
+`limconn.ui.painter.paint_mask`), download buttons' bytes, file uploads, workspaces and what
+survives a reload or a restart, training through the job queue, and Compare over runs of
+every strategy.
 
-Two process-wide things need care:
-
-* `limconn.ui.resources.run_store` / `job_queue` are `st.cache_resource`s, shared by every
-  AppTest in this process. `RunStore` reads `LIMCONN_HOME` when it is created, so the
-  `home` fixture sets the variable and clears both caches before each test, and clears them
-  again afterwards so no later test finds a store pointing into a deleted tmp dir.
-* AppTest gives each run a fresh in-memory media store and drops it when the run ends, so
-  a download button's bytes are no longer reachable from its URL. The `downloads` fixture
-  swaps in a store that also records every file it is given, keyed by file id.
-
-Tests whose docstring says "Currently FAILS" pin down app bugs (reported with a fix); they
-are meant to pass once the page is fixed, not to be skipped.
+Process-wide things need care: `limconn.ui.resources`' caches (settings, keys, run store,
+job queue) are shared by every AppTest in this process and read `LIMCONN_HOME` when created,
+so the `home` fixture sets the variable and clears them before and after each test. A
+"reload" is a new AppTest with the same `?workspace=` link; a "restart" also clears the
+caches (a new job queue marks what the old one left unfinished as interrupted).
 """
 
 from __future__ import annotations
 
 import io
 import pickle
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -34,18 +27,19 @@ import streamlit.testing.v1.app_test as app_test_module
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from limconn import data, presets, training
+from limconn import data, presets, share, training
 from limconn.connectivity import Connectivity
-from limconn.runs import WEIGHTS_FILE, RunStore
+from limconn.runs import WEIGHTS_FILE
+from limconn.strategies import STRATEGIES
 from limconn.ui import resources, state
 from limconn.ui.painter import encode_mask
+from limconn.ui.painter_protocol import encode_signs
+from limconn.workspaces import DesignStore, workspace_folder
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-RUN_TIMEOUT = 60  # the first run imports Keras and TensorFlow
-TRAIN_TIMEOUT = 120  # seconds a short training run may take to reach "done"
-# The pages as app.py lists them for st.navigation: {path relative to app.py: title}.
-PAGES = dict(re.findall(r'st\.Page\(\s*"([^"]+)",\s*title="([^"]+)"', APP.read_text()))
-PAGE_PATHS = {title: path for path, title in PAGES.items()}
+RUN_TIMEOUT = 90  # the first run of a page that loads runs may import Keras
+TRAIN_TIMEOUT = 180  # seconds a short training run may take to reach "done"
+DESIGN, TRAIN, COMPARE = "pages/design.py", "pages/train.py", "pages/compare.py"
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,14 +48,16 @@ PAGE_PATHS = {title: path for path, title in PAGES.items()}
 
 
 def _clear_resources() -> None:
-    resources.run_store.clear()
-    resources.job_queue.clear()
+    for resource in (resources.settings, resources.workspace_keys, resources.run_store,
+                     resources.job_queue):
+        resource.clear()
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    """`LIMCONN_HOME` in a tmp dir, with the app's run store and job queue made afresh."""
+    """`LIMCONN_HOME` in a tmp dir, with the app's resources made afresh."""
     monkeypatch.setenv("LIMCONN_HOME", str(tmp_path))
+    monkeypatch.delenv("LIMCONN_SECRET", raising=False)
     _clear_resources()
     yield tmp_path
     _clear_resources()
@@ -88,17 +84,45 @@ def downloads(monkeypatch) -> Callable:
     return served
 
 
-@pytest.fixture
-def app(home) -> AppTest:
-    """The app after its first run, on the Design page."""
+def _open(page: str | None = None, workspace: str | None = None, **params) -> AppTest:
+    """A new browser tab: the app (or a page of it) after its first run."""
     at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
+    if workspace is not None:
+        at.query_params["workspace"] = workspace
+    for key, value in params.items():
+        at.query_params[key] = value
+    if page is None:
+        at.run()
+    else:
+        at.switch_page(page).run()
+    _no_exception(at)
     return at
 
 
+@pytest.fixture
+def app(home) -> AppTest:
+    """The Design page after its first run."""
+    return _open(DESIGN)
+
+
+def _workspace(at: AppTest) -> str:
+    return at.session_state[state.WORKSPACE]
+
+
+def _store(at: AppTest) -> DesignStore:
+    return DesignStore(workspace_folder(resources.settings().home, _workspace(at)))
+
+
+def _designs(at: AppTest) -> dict[str, Connectivity]:
+    return _store(at).load_all()
+
+
+def _current_name(at: AppTest) -> str:
+    return _store(at).current()
+
+
 def _current(at: AppTest) -> Connectivity:
-    return at.session_state[state.DESIGNS][at.session_state[state.CURRENT]]
+    return _designs(at)[_current_name(at)]
 
 
 def _button(at: AppTest, label: str):
@@ -120,12 +144,14 @@ def _number_input(at: AppTest, label: str):
     return matches[0]
 
 
-def _inject_stroke(at: AppTest, key: str, painted: np.ndarray, seq: int = 1) -> None:
+def _inject_stroke(at: AppTest, key: str, painted: np.ndarray, seq: int = 1,
+                   signs: np.ndarray | None = None) -> None:
     """Sets the painter's keyed state as the browser does after a stroke on `painted`."""
     book = at.session_state["_limconn_painter_book::" + key]
-    at.session_state[key] = {
-        "stroke": {**encode_mask(painted), "rev": book["rev"], "seq": seq, "nonce": "apptest"}
-    }
+    stroke = {**encode_mask(painted), "rev": book["rev"], "seq": seq, "nonce": "apptest"}
+    if signs is not None:
+        stroke["signs"] = encode_signs(signs)
+    at.session_state[key] = {"stroke": stroke}
 
 
 def _no_exception(at: AppTest) -> None:
@@ -143,19 +169,55 @@ def _errors(at: AppTest) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Every page
+# Every page, direct links, workspaces
 # --------------------------------------------------------------------------------------------
 
 
-def test_app_lists_the_three_pages() -> None:
-    assert sorted(PAGE_PATHS) == ["Compare", "Design", "Train"]
+@pytest.mark.parametrize("page, title", [(None, "limconn"), (DESIGN, "Design"),
+                                         (TRAIN, "Train"), (COMPARE, "Compare")])
+def test_each_page_loads_and_shows_its_title(home, page, title) -> None:
+    at = _open(page)
+    assert [t.value for t in at.title] == [title]
+    assert [link.proto.label for link in at.get("page_link")][:4] == [
+        "Home", "Design", "Train", "Compare"]
 
 
-@pytest.mark.parametrize("page", list(PAGES))
-def test_each_page_loads_and_shows_its_title(app: AppTest, page: str) -> None:
-    app.switch_page(page).run()
+def test_a_workspace_id_the_server_did_not_issue_is_refused(home) -> None:
+    at = _open(DESIGN, workspace="default")
+    assert _workspace(at) != "default"
+    assert resources.workspace_keys().verify(_workspace(at)) == _workspace(at)
+    assert at.query_params["workspace"] == [_workspace(at)]
+    assert any("not valid on this server" in t.value for t in at.toast)
+
+
+def test_designs_survive_a_reload_a_second_tab_and_a_restart(app) -> None:
+    workspace = _workspace(app)
+    _button(app, "New").click().run()
     _no_exception(app)
-    assert [title.value for title in app.title] == [PAGES[page]]
+    names = list(_designs(app))
+    assert len(names) == 2
+    second_tab = _open(DESIGN, workspace=workspace)
+    assert _picker(second_tab).options == names
+    _clear_resources()  # the server restarts; the disk stays
+    after_restart = _open(DESIGN, workspace=workspace)
+    assert _picker(after_restart).options == names
+    assert _workspace(after_restart) == workspace
+    stranger = _open(DESIGN)  # another visitor sees none of them
+    assert _workspace(stranger) != workspace and _picker(stranger).options == ["design 1"]
+
+
+def test_train_choices_survive_page_switches_and_reloads(app) -> None:
+    app.switch_page(TRAIN).run()
+    app.selectbox(key="train.strategy").select("custom_cell")
+    app.number_input(key="train.epochs").set_value(7)
+    app.selectbox(key="train.task").select("sine").run()
+    _no_exception(app)
+    app.switch_page(DESIGN).run()
+    app.switch_page(TRAIN).run()
+    for at in (app, _open(TRAIN, workspace=_workspace(app))):
+        assert at.selectbox(key="train.strategy").value == "custom_cell"
+        assert at.number_input(key="train.epochs").value == 7
+        assert at.selectbox(key="train.task").value == "sine"
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,11 +235,11 @@ def test_apply_preset_stores_the_generated_masks(app: AppTest) -> None:
     expected = presets.block_diagonal(before.input_dim, before.units, groups=2)
     np.testing.assert_array_equal(stored.input_mask, expected.input_mask)
     np.testing.assert_array_equal(stored.recurrent_mask, expected.recurrent_mask)
-    np.testing.assert_array_equal(stored.output_mask, expected.output_mask)
     assert stored.metadata["preset"] == "block_diagonal"
-    assert stored.name == app.session_state[state.CURRENT]  # kept under its own name
+    assert stored.name == _current_name(app)
 
-    # "diagonal" on the recurrent matrix only: the input mask stays block-diagonal.
+    # "diagonal" on the recurrent matrix only: the input mask stays block-diagonal, and the
+    # design no longer claims to be the block_diagonal preset.
     app.selectbox(key="design.preset").select("diagonal").run()
     app.radio(key="design.apply_to").set_value("unit → unit")
     _button(app, "Apply preset").click().run()
@@ -187,6 +249,8 @@ def test_apply_preset_stores_the_generated_masks(app: AppTest) -> None:
     np.testing.assert_array_equal(
         again.recurrent_mask, presets.diagonal(before.input_dim, before.units).recurrent_mask
     )
+    assert "preset" not in again.metadata
+    assert again.metadata["based_on"]["preset"] == "block_diagonal"
 
 
 def test_an_invalid_preset_parameter_shows_an_error(app: AppTest) -> None:
@@ -199,8 +263,18 @@ def test_an_invalid_preset_parameter_shows_an_error(app: AppTest) -> None:
     assert _current(app) == before
 
 
-def test_painted_stroke_reaches_the_stored_mask(app: AppTest) -> None:
-    name = app.session_state[state.CURRENT]
+def test_a_preset_with_dales_law_gives_units_signs(app: AppTest) -> None:
+    app.selectbox(key="design.preset").select("random").run()
+    app.number_input(key="design.dale").set_value(0.75).run()
+    _button(app, "Apply preset").click().run()
+    _no_exception(app)
+    signs = _current(app).recurrent_sign
+    assert signs.shape == (16,) and (signs == 1).sum() == 12 and (signs == -1).sum() == 4
+    assert any("12 excitatory, 4 inhibitory" in c.value for c in app.caption)
+
+
+def test_painted_stroke_reaches_the_stored_mask_and_a_hand_edit_drops_the_preset(app) -> None:
+    name = _current_name(app)
     design = _current(app)
     key = f"painter.input_mask.{name}.all gates"
     assert key in [element.key for element in app.get("bidi_component")]
@@ -210,26 +284,34 @@ def test_painted_stroke_reaches_the_stored_mask(app: AppTest) -> None:
     _inject_stroke(app, key, painted)
     app.run()
     _no_exception(app)
-    np.testing.assert_array_equal(_current(app).input_mask, painted)
-    np.testing.assert_array_equal(_current(app).recurrent_mask, design.recurrent_mask)
-
+    stored = _current(app)
+    np.testing.assert_array_equal(stored.input_mask, painted)
+    np.testing.assert_array_equal(stored.recurrent_mask, design.recurrent_mask)
+    assert "preset" not in stored.metadata and stored.metadata["based_on"]["preset"] == "random"
     app.run()  # the component's state persists across runs; it is applied once, not again
     np.testing.assert_array_equal(_current(app).input_mask, painted)
 
-    # The recurrent painter, too.
-    recurrent_key = f"painter.recurrent_mask.{name}.all gates"
-    recurrent = np.eye(design.units, dtype=bool)
-    _inject_stroke(app, recurrent_key, recurrent)
+
+def test_the_sign_strip_sets_per_source_signs(app: AppTest) -> None:
+    name = _current_name(app)
+    app.toggle(key=f"design.signs.{name}").set_value(True).run()
+    _no_exception(app)
+    key = f"painter.recurrent_mask.{name}.all gates"
+    design = _current(app)
+    signs = np.zeros(design.units, np.int8)
+    signs[:4], signs[4:6] = 1, -1
+    _inject_stroke(app, key, design.recurrent_mask, signs=signs)
     app.run()
     _no_exception(app)
-    np.testing.assert_array_equal(_current(app).recurrent_mask, recurrent)
-    np.testing.assert_array_equal(_current(app).input_mask, painted)
+    stored = _current(app)
+    np.testing.assert_array_equal(stored.recurrent_sign, signs)
+    assert stored.input_sign is None
 
 
 def test_painting_one_gate_makes_the_mask_per_gate(app: AppTest) -> None:
-    name = app.session_state[state.CURRENT]
+    name = _current_name(app)
     design = _current(app)
-    app.button_group(key="design.gate").set_value("f").run()  # the f gate's painter appears
+    app.button_group(key="design.gate").set_value("f").run()
     _no_exception(app)
     key = f"painter.input_mask.{name}.f"
     painted = np.ones((design.input_dim, design.units), dtype=bool)
@@ -243,219 +325,128 @@ def test_painting_one_gate_makes_the_mask_per_gate(app: AppTest) -> None:
         np.testing.assert_array_equal(stored[gate], design.input_mask)
 
 
-def test_downloads_load_back_as_the_design(app: AppTest, downloads) -> None:
-    name = app.session_state[state.CURRENT]
+def test_downloads_load_back_as_the_design_under_a_safe_file_name(app, downloads) -> None:
     app.selectbox(key="design.preset").select("banded").run()
     _button(app, "Apply preset").click().run()
     _no_exception(app)
     design = _current(app)
-
     content, file_name = downloads(app.download_button(key="download.input"))
     assert file_name == "input_mask.npy"
-    input_mask = np.load(io.BytesIO(content), allow_pickle=False)
-    assert input_mask.dtype == bool
-    np.testing.assert_array_equal(input_mask, design.input_mask)
-
-    content, file_name = downloads(app.download_button(key="download.recurrent"))
-    assert file_name == "recurrent_mask.npy"
-    recurrent_mask = np.load(io.BytesIO(content), allow_pickle=False)
-    assert recurrent_mask.dtype == bool
-    np.testing.assert_array_equal(recurrent_mask, design.recurrent_mask)
-
+    np.testing.assert_array_equal(np.load(io.BytesIO(content), allow_pickle=False),
+                                  design.input_mask)
     content, file_name = downloads(app.download_button(key="download.design"))
-    assert file_name == f"{name}.npz"
-    with np.load(io.BytesIO(content), allow_pickle=False) as archive:
-        assert {"input_mask", "recurrent_mask", "output_mask"} <= set(archive.files)
+    assert file_name == "design_1.npz"  # no space in a file name
     assert Connectivity.load(io.BytesIO(content)) == design
 
 
-def test_units_resize_the_stored_design(app: AppTest) -> None:
+def test_units_resize_the_stored_design_and_the_bound_comes_from_the_limits(
+    home, monkeypatch
+) -> None:
+    monkeypatch.setenv("LIMCONN_MAX_UNITS", "12")
+    app = _open(DESIGN)
+    assert _number_input(app, "Units").max == 12
     before = _current(app)
     _number_input(app, "Units").set_value(8).run()
     _no_exception(app)
     after = _current(app)
-    assert (after.input_dim, after.units) == (before.input_dim, 8)
     np.testing.assert_array_equal(after.input_mask, before.input_mask[:, :8])
-    np.testing.assert_array_equal(after.recurrent_mask, before.recurrent_mask[:8, :8])
-    assert after.output_mask.shape == (8,)
-    app.run()  # a rerun keeps the new size
-    assert _current(app).units == 8
-    assert _number_input(app, "Units").value == 8
-
-    _number_input(app, "Inputs").set_value(3).run()
-    _no_exception(app)
-    grown = _current(app)
-    assert (grown.input_dim, grown.units) == (3, 8)
-    assert grown.input_mask[2].all()  # new connections are switched on
+    _number_input(app, "Units").set_value(5).run()  # a second edit in a row also lands
+    assert _current(app).units == 5 and _number_input(app, "Units").value == 5
 
 
-def test_new_duplicate_and_delete(app: AppTest) -> None:
-    first_name = app.session_state[state.CURRENT]
-    first = _current(app)
+def test_new_duplicate_rename_and_delete(app: AppTest) -> None:
+    first_name = _current_name(app)
     assert _button(app, "Delete").disabled  # the only design cannot be deleted
-
     _button(app, "New").click().run()
-    _no_exception(app)
-    designs = app.session_state[state.DESIGNS]
-    assert len(designs) == 2
-    new_name = app.session_state[state.CURRENT]
-    assert new_name != first_name
-    assert _current(app) == Connectivity.dense(first.input_dim, first.units, name=new_name)
-    assert _picker(app).value == new_name  # the picker shows the new design
-
+    second = _current_name(app)
+    assert second != first_name and _picker(app).value == second
     _picker(app).select(first_name).run()
-    _no_exception(app)
-    assert app.session_state[state.CURRENT] == first_name
+    assert _current_name(app) == first_name
     _button(app, "Duplicate").click().run()
+    assert len(_designs(app)) == 3
+    app.text_input(key=f"design.rename.{_current_name(app)}").set_value("alpha").run()
     _no_exception(app)
-    copy_name = app.session_state[state.CURRENT]
-    assert len(app.session_state[state.DESIGNS]) == 3
-    assert copy_name not in (first_name, new_name)
-    copy = _current(app)
-    np.testing.assert_array_equal(copy.input_mask, first.input_mask)
-    np.testing.assert_array_equal(copy.recurrent_mask, first.recurrent_mask)
-    assert copy.name == copy_name
-
-    assert not _button(app, "Delete").disabled
-    _button(app, "Delete").click().run()
-    _no_exception(app)
-    assert list(app.session_state[state.DESIGNS]) == [first_name, new_name]
-    assert app.session_state[state.CURRENT] in (first_name, new_name)
-    assert _picker(app).value == app.session_state[state.CURRENT]
-
-
-def test_rename_keeps_the_design_and_refuses_a_taken_name(app: AppTest) -> None:
-    first = app.session_state[state.CURRENT]
-    design = _current(app)
-    app.text_input(key=f"design.rename.{first}").set_value("alpha").run()
-    _no_exception(app)
-    assert list(app.session_state[state.DESIGNS]) == ["alpha"]
-    assert app.session_state[state.CURRENT] == "alpha"
-    np.testing.assert_array_equal(_current(app).input_mask, design.input_mask)
-    assert _current(app).name == "alpha"
-    assert _picker(app).value == "alpha"
-
-    _button(app, "New").click().run()
-    second = app.session_state[state.CURRENT]
-    app.text_input(key=f"design.rename.{second}").set_value("alpha").run()
-    _no_exception(app)
+    assert _current_name(app) == "alpha" and _current(app).name == "alpha"
+    app.text_input(key="design.rename.alpha").set_value(second).run()
     assert any("not taken" in message for message in _errors(app)), _errors(app)
-    assert list(app.session_state[state.DESIGNS]) == ["alpha", second]
-
-
-def test_every_kept_design_carries_its_own_name(app: AppTest) -> None:
-    """The invariant `state.put` keeps: a design's metadata name is its key (it names the
-    run's design on Compare and travels in the .npz)."""
-    for name, design in app.session_state[state.DESIGNS].items():
-        assert design.name == name
-
-
-@pytest.mark.parametrize("label, first, second", [("Units", 8, 5), ("Inputs", 3, 4)])
-def test_a_size_can_be_changed_twice_in_a_row(app: AppTest, label, first, second) -> None:
-    """Two edits of the same size field, one after the other, both take effect.
-
-    Currently FAILS (app_pages/design.py, the unkeyed `number_input("Inputs", ...,
-    value=design.input_dim)` and `number_input("Units", ..., value=design.units)`): an
-    unkeyed widget's id includes `value`, so after the first edit resizes the design the
-    next run builds a *new* widget (value = the new size) and the second edit, sent for
-    the old widget id, is dropped: the field snaps back. Confirmed in Chromium too.
-    """
-    _number_input(app, label).set_value(first).run()
-    _no_exception(app)
-    assert _size(_current(app), label) == first
-    _number_input(app, label).set_value(second).run()
-    _no_exception(app)
-    assert _size(_current(app), label) == second, f"the second edit of {label} was dropped"
-    assert _number_input(app, label).value == second
-
-
-def _size(design: Connectivity, label: str) -> int:
-    return design.units if label == "Units" else design.input_dim
-
-
-def test_picking_designs_back_and_forth(app: AppTest) -> None:
-    """Currently FAILS (app_pages/design.py, the unkeyed `selectbox("Design", names,
-    index=names.index(state.current_name()))`): the same widget-id problem as the size
-    fields; the second of two picks in a row is dropped."""
-    first = app.session_state[state.CURRENT]
-    _button(app, "New").click().run()
-    second = app.session_state[state.CURRENT]
-    _picker(app).select(first).run()
-    assert app.session_state[state.CURRENT] == first
-    _picker(app).select(second).run()
-    _no_exception(app)
-    assert app.session_state[state.CURRENT] == second, "the second pick was dropped"
-    assert _picker(app).value == second
+    _button(app, "Delete").click().run()
+    assert list(_designs(app)) == [first_name, second]
 
 
 def test_a_preset_keeps_its_readout_mask(app: AppTest) -> None:
-    """`ncp` chooses which units reach the output; applying it must store that.
-
-    Currently FAILS (app_pages/design.py, the "Readout" multiselect keyed
-    `design.output.{name}.{units}` with `default=` the design's blocked units): a keyed
-    widget ignores a changed `default`, so after the preset's `st.rerun()` the multiselect
-    still holds the old selection (no unit blocked) and the page writes that back over
-    the preset's output mask.
-    """
     before = _current(app)
     app.selectbox(key="design.preset").select("ncp").run()
     _button(app, "Apply preset").click().run()
     _no_exception(app)
     expected = presets.ncp(before.input_dim, before.units)
-    assert not expected.output_mask.all()  # ncp really limits the readout
-    stored = _current(app)
-    np.testing.assert_array_equal(stored.input_mask, expected.input_mask)
-    np.testing.assert_array_equal(stored.recurrent_mask, expected.recurrent_mask)
-    np.testing.assert_array_equal(stored.output_mask, expected.output_mask)
+    assert not expected.output_mask.all()
+    np.testing.assert_array_equal(_current(app).output_mask, expected.output_mask)
 
 
 def test_importing_a_pickled_npy_is_refused(app: AppTest) -> None:
     before = _current(app)
     hostile = _npy_bytes(np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     app.file_uploader(key="design.upload").upload("evil.npy", hostile).run()
-    _no_exception(app)
-    assert app.radio(key="design.upload_into").value == "input → unit"
     _button(app, "Import").click().run()
     _no_exception(app)
     assert any("never unpickles" in message for message in _errors(app)), _errors(app)
     assert _current(app) == before
 
 
-def test_importing_a_raw_pickle_as_a_design_is_refused(app: AppTest) -> None:
-    before = dict(app.session_state[state.DESIGNS])
-    app.file_uploader(key="design.upload").upload("evil.npz", pickle.dumps({"a": 1})).run()
+def test_importing_a_design_wider_than_the_limits_is_refused(app: AppTest) -> None:
+    wide = np.savez_compressed  # a 200-byte file declaring a (1, 100000) input mask
+    buffer = io.BytesIO()
+    wide(buffer, input_mask=np.zeros((1, 100_000), bool))
+    app.file_uploader(key="design.upload").upload("wide.npz", buffer.getvalue()).run()
     _button(app, "Import").click().run()
     _no_exception(app)
-    assert any("evil.npz" in message for message in _errors(app)), _errors(app)
-    assert dict(app.session_state[state.DESIGNS]).keys() == before.keys()
+    assert any("at most 256 units" in message for message in _errors(app)), _errors(app)
+    assert len(_designs(app)) == 1
 
 
-def test_importing_a_mask_and_a_design(app: AppTest) -> None:
-    name = app.session_state[state.CURRENT]
+def test_importing_a_mask_a_csv_table_and_a_design(app: AppTest) -> None:
+    name = _current_name(app)
     mask = np.zeros((3, 5), dtype=bool)
     mask[np.arange(3), np.arange(3)] = True
     app.file_uploader(key="design.upload").upload("mask.npy", _npy_bytes(mask)).run()
     _button(app, "Import").click().run()
     _no_exception(app)
-    assert app.session_state[state.CURRENT] == name
-    imported = _current(app)
-    np.testing.assert_array_equal(imported.input_mask, mask)
-    assert imported.recurrent_mask.shape == (5, 5)
-
-    design = presets.clockwork(2, 8)
-    app.file_uploader(key="design.upload").set_value(
-        ("clock.npz", design.to_npz_bytes(), "application/octet-stream")
-    ).run()
+    np.testing.assert_array_equal(_current(app).input_mask, mask)
+    table = ",a,b,c,d,e\n" + "".join(f"{n},0,1,0,0,-1\n" for n in "abcde")
+    app.file_uploader(key="design.upload").upload("table.csv", table.encode()).run()
+    app.radio(key="design.upload_into").set_value("unit → unit")
     _button(app, "Import").click().run()
     _no_exception(app)
     stored = _current(app)
-    assert app.session_state[state.CURRENT] != name
-    np.testing.assert_array_equal(stored.input_mask, design.input_mask)
-    np.testing.assert_array_equal(stored.recurrent_mask, design.recurrent_mask)
+    assert _current_name(app) == name and stored.recurrent_mask[:, 1].all()
+    assert stored.recurrent_sign[0, 4] == -1 and stored.recurrent_sign[0, 1] == 1
+    design = presets.clockwork(2, 8)
+    app.file_uploader(key="design.upload").set_value(
+        ("clock.npz", design.to_npz_bytes(), "application/octet-stream")).run()
+    _button(app, "Import").click().run()
+    _no_exception(app)
+    assert _current_name(app) != name
+    np.testing.assert_array_equal(_current(app).recurrent_mask, design.recurrent_mask)
+
+
+def test_a_design_travels_by_link_into_another_workspace(app: AppTest) -> None:
+    _button(app, "Copy link").click().run()
+    _no_exception(app)
+    link = at_code = app.code[0].value
+    assert "workspace=" not in at_code  # the link carries the design, not the workspace
+    token = link.split(f"{share.PARAM}=", 1)[1]
+    friend = _open(DESIGN, **{share.PARAM: token})
+    assert _workspace(friend) != _workspace(app)
+    assert any("Added the shared design" in s.value for s in friend.success)
+    shared = _current(friend)
+    np.testing.assert_array_equal(shared.input_mask, _current(app).input_mask)
+    assert share.PARAM not in friend.query_params
+    broken = _open(DESIGN, **{share.PARAM: token[:-6] + "!!!!!!"})
+    assert any("could not be opened" in e for e in _errors(broken)), _errors(broken)
 
 
 # --------------------------------------------------------------------------------------------
-# Train and Compare
+# Train
 # --------------------------------------------------------------------------------------------
 
 
@@ -468,7 +459,7 @@ def _small_task(at: AppTest, epochs: int = 2) -> None:
 
 
 def _wait_for_job(at: AppTest, timeout: float = TRAIN_TIMEOUT) -> str:
-    """Reruns the page until the (newest) job card reports a terminal status; returns it."""
+    """Reruns the page until the newest job card reports a terminal status; returns it."""
     deadline = time.monotonic() + timeout
     while True:
         at.run()
@@ -476,100 +467,185 @@ def _wait_for_job(at: AppTest, timeout: float = TRAIN_TIMEOUT) -> str:
         cards = [m.value for m in at.markdown if m.value.startswith("**") and " · " in m.value]
         assert cards, "no job card on the Train page"
         status = cards[0].rsplit(" · ", 1)[-1]
-        if status in ("done", "stopped", "failed"):
+        if status in ("done", "stopped", "failed", "interrupted"):
             return status
         assert time.monotonic() < deadline, f"the job is still {status!r} after {timeout} s"
         time.sleep(0.5)
 
 
-def test_short_training_run_completes_and_appears_in_compare(app: AppTest, home: Path) -> None:
-    app.switch_page(PAGE_PATHS["Train"]).run()
-    _no_exception(app)
-    assert app.selectbox(key="train.task").value == "adding"
+def test_a_run_trains_shows_live_and_survives_a_reload_and_appears_on_compare(
+    app, home
+) -> None:
+    app.switch_page(TRAIN).run()
     _small_task(app)
-    assert not _button(app, "Train").disabled
     _button(app, "Train").click().run()
     _no_exception(app)
-    assert len(app.session_state[state.JOBS]) == 1
-
-    status = _wait_for_job(app)
-    assert status == "done", _errors(app)
-    assert not _errors(app)
-    success = [s.value for s in app.success]
-    assert len(success) == 1 and "saved as run" in success[0], success
-    job = app.session_state[state.JOBS][0]
+    reloaded = _open(TRAIN, workspace=_workspace(app))  # the job card is back after a reload
+    assert _wait_for_job(reloaded) == "done", _errors(reloaded)
+    [job] = resources.job_queue().jobs(_workspace(app))
     run_id = job.snapshot().run_id
-    assert run_id and run_id in success[0]
-    assert len(app.get("vega_lite_chart")) == 1  # the job card's loss curve
-    assert (home / "runs" / job.workspace / run_id / "run.json").is_file()
+    assert run_id in reloaded.success[0].value
+    assert len(reloaded.get("vega_lite_chart")) == 1  # the live loss chart
+    assert (home / "runs" / _workspace(app) / run_id / "run.json").is_file()
 
-    app.switch_page(PAGE_PATHS["Compare"]).run()
+    app.switch_page(COMPARE).run()
     _no_exception(app)
-    assert [title.value for title in app.title] == ["Compare"]
-    label = f"{job.name} · {run_id}"
-    runs = app.multiselect(key="compare.runs")
-    assert runs.options == [label]
-    assert runs.value == [label]
+    assert app.multiselect(key="compare.runs").value == [run_id]  # a new run is selected
     table = app.dataframe[0].value
-    assert table["run"].tolist() == [label]
-    assert table["status"].tolist() == ["done"]
-    assert table["epochs"].tolist() == [2]
-    assert len(app.get("plotly_chart")) >= 2  # loss curves, weights, histograms
-    assert [b.label for b in app.download_button] == [
-        f"{label} (.zip: masks .npy, model.keras, history.csv)"
-    ]
+    assert table["id"].tolist() == [run_id] and table["epochs"].tolist() == [2]
+    assert list(table.columns[:6]) == ["run", "strategy", "best val loss", "final val loss",
+                                       "effective parameters", "wall time (s)"]
+
+
+def test_train_all_designs_with_seeds_queues_one_group_per_seed(app) -> None:
+    _button(app, "New").click().run()
+    app.switch_page(TRAIN).run()
+    _small_task(app, epochs=1)
+    app.number_input(key="train.seeds").set_value(2).run()
+    _button(app, "Train all designs").click().run()
+    _no_exception(app)
+    jobs = resources.job_queue().jobs(_workspace(app))
+    assert len(jobs) == 2 and all(len(job.names) == 2 for job in jobs)
+    assert sorted(job.config.seed for job in jobs) == [0, 1]
+    for job in jobs:
+        assert job.wait(timeout=TRAIN_TIMEOUT) and job.status == "done"
+    app.switch_page(COMPARE).run()
+    app.toggle(key="compare.group").set_value(True).run()
+    _no_exception(app)
+    table = app.dataframe[0].value
+    assert table["n"].tolist() == [2, 2]
+    assert all("±" in cell for cell in table["best val loss (mean ± std)"])
+
+
+def test_timestep_warns_when_the_task_has_constant_steps(app) -> None:
+    app.switch_page(TRAIN).run()
+    app.selectbox(key="train.task").select("copy").run()
+    app.selectbox(key="train.strategy").select("timestep").run()
+    _no_exception(app)
+    assert any("skips them all" in w.value for w in app.warning), [w.value for w in app.warning]
+
+
+def test_stop_button_ends_a_run_and_keeps_it(app: AppTest) -> None:
+    app.switch_page(TRAIN).run()
+    _small_task(app, epochs=200)
+    _button(app, "Train").click().run()
+    [job] = resources.job_queue().jobs(_workspace(app))
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while not job.snapshot().history:
+        assert time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.2)
+    app.run()
+    _button(app, "Stop").click().run()
+    assert _wait_for_job(app) == "stopped"
+    snapshot = job.snapshot()
+    assert snapshot.error == "stopped by request" and snapshot.run_id
+
+
+def test_a_job_interrupted_by_a_restart_shows_as_interrupted(app) -> None:
+    app.switch_page(TRAIN).run()
+    _small_task(app, epochs=200)
+    _button(app, "Train").click().run()
+    [job] = resources.job_queue().jobs(_workspace(app))
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while not job.snapshot().history:
+        assert time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.2)
+    queue = resources.job_queue()
+    queue._closed.set()  # the server dies: no more records written, workers killed
+    for worker in queue._workers:
+        worker.kill()
+    resources.job_queue.clear()
+    after = _open(TRAIN, workspace=_workspace(app))
+    assert _wait_for_job(after) == "interrupted"
+    assert any("server stopped while this job was running" in e for e in _errors(after))
+    [restored] = resources.job_queue().jobs(_workspace(app))
+    assert len(restored.snapshot().history) >= 1
+
+
+def test_names_a_visitor_typed_are_shown_as_text(app) -> None:
+    app.text_input(key=f"design.rename.{_current_name(app)}").set_value(
+        "**bold** [link](http://x)").run()
+    app.switch_page(TRAIN).run()
+    _small_task(app, epochs=1)
+    _button(app, "Train").click().run()
+    card = next(m.value for m in app.markdown if "link" in m.value)
+    assert "\\*\\*bold\\*\\* \\[link\\]\\(http" in card
+
+
+# --------------------------------------------------------------------------------------------
+# Compare
+# --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def tiny_result() -> training.RunResult:
-    """One finished run, trained through the library (not the UI), for the Compare tests."""
+def results_of_every_strategy() -> list[training.RunResult]:
+    """One tiny finished run per strategy, trained through the library."""
     dataset = data.make_task("adding", num_samples=64, timesteps=5)
-    config = training.TrainConfig(epochs=1, batch_size=32, name="tiny")
-    return training.train(config, presets.random(2, 4, density=0.5, seed=1), dataset)
+    design = presets.random(2, 4, density=0.5, seed=1).replace(recurrent_sign=[1, -1, 1, 0])
+    return [training.train(training.TrainConfig(epochs=1, batch_size=32, strategy=name),
+                           design, dataset) for name in STRATEGIES.names()]
 
 
-def test_compare_warns_about_a_broken_run_instead_of_failing(
-    home: Path, tiny_result: training.RunResult
+def test_compare_shows_every_strategy_at_once_and_tells_what_each_enforces(
+    app, results_of_every_strategy
 ) -> None:
-    """A run whose weights cannot be read is reported, and the page still renders.
+    store = resources.run_store()
+    for result in results_of_every_strategy:
+        store.save(result, _workspace(app))
+    app.switch_page(COMPARE).run()
+    every = app.multiselect(key="compare.runs").options
+    app.multiselect(key="compare.runs").set_value(
+        [info.id for info in store.list(_workspace(app))]).run()
+    _no_exception(app)
+    assert len(every) == 7
+    table = app.dataframe[0].value.set_index("strategy")
+    assert table.loc["output", "input density"] == 1.0  # the trained model's, not the design's
+    assert table.loc["output", "effective parameters"] > table.loc["kernel",
+                                                                   "effective parameters"]
+    assert table.loc["sparse_projection", "recurrent density"] == 1.0
+    assert len(app.get("plotly_chart")) == 7 + 2  # heatmaps, curves, histograms
+    app.toggle(key="compare.group").set_value(True).run()
+    _no_exception(app)
 
-    (Before commit 827a247 the colour limit's `max(...)` over no loaded runs raised here.)
-    """
-    store = RunStore()
-    info = store.save(tiny_result, workspace="apptest")
-    (info.path / WEIGHTS_FILE).write_bytes(b"not an npz")
-    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
-    at.query_params["workspace"] = "apptest"
-    at.switch_page(PAGE_PATHS["Compare"]).run()
-    assert any(info.id in w.value and "broken" in w.value for w in at.warning), [
-        w.value for w in at.warning
-    ]
-    _no_exception(at)
+
+def test_compare_never_shows_another_workspaces_runs(app, results_of_every_strategy) -> None:
+    store = resources.run_store()
+    theirs = store.save(results_of_every_strategy[0], "someone-else", name="theirs")
+    mine = store.save(results_of_every_strategy[0], _workspace(app), name="mine")
+    app.switch_page(COMPARE).run()
+    _no_exception(app)
+    assert app.multiselect(key="compare.runs").value == [mine.id]
+    assert theirs.id not in str(app.multiselect(key="compare.runs").options)
+    assert not any(toggle.label.startswith("Show runs of every") for toggle in app.toggle)
 
 
-def test_compare_shows_a_good_run_beside_a_broken_one(
-    home: Path, tiny_result: training.RunResult
+def test_compare_warns_about_a_broken_run_and_still_shows_the_good_one(
+    app, results_of_every_strategy
 ) -> None:
-    store = RunStore()
-    good = store.save(tiny_result, workspace="apptest", name="good")
-    broken = store.save(tiny_result, workspace="apptest", name="broken")
+    store = resources.run_store()
+    good = store.save(results_of_every_strategy[0], _workspace(app), name="good")
+    broken = store.save(results_of_every_strategy[0], _workspace(app), name="broken")
     (broken.path / WEIGHTS_FILE).write_bytes(b"not an npz")
-    at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
-    at.query_params["workspace"] = "apptest"
-    at.switch_page(PAGE_PATHS["Compare"]).run()
-    _no_exception(at)
-    assert any(broken.id in w.value for w in at.warning)
-    assert at.dataframe[0].value["run"].tolist() == [f"good · {good.id}"]
-    zipped, = (b for b in at.download_button)
-    assert good.id in zipped.label
+    app.switch_page(COMPARE).run()
+    app.multiselect(key="compare.runs").set_value([good.id, broken.id]).run()
+    _no_exception(app)
+    assert any(broken.id in w.value for w in app.warning)
+    assert app.dataframe[0].value["id"].tolist() == [good.id]
 
-    # Another workspace's runs only show with the toggle on.
-    other = store.save(tiny_result, workspace="someoneelse", name="theirs")
-    at.run()
-    assert all(other.id not in option for option in at.multiselect(key="compare.runs").options)
-    at.toggle(key="compare.everyone").set_value(True).run()
-    _no_exception(at)
-    assert any(other.id in option for option in at.multiselect(key="compare.runs").options)
+
+def test_compare_makes_a_pruned_design_and_a_random_control(app, results_of_every_strategy):
+    resources.run_store().save(results_of_every_strategy[0], _workspace(app))
+    app.switch_page(COMPARE).run()
+    app.number_input(key="compare.prune.keep").set_value(0.5)
+    _button(app, "New design from this run's strongest connections").click().run()
+    _no_exception(app)
+    _button(app, "Random design at the same density").click().run()
+    _no_exception(app)
+    designs = list(_designs(app).values())
+    assert len(designs) == 3
+    pruned, control = designs[1], designs[2]
+    assert pruned.stats().input_density == control.stats().input_density
+    assert not np.array_equal(pruned.recurrent_mask, control.recurrent_mask)
 
 
 # --------------------------------------------------------------------------------------------
@@ -602,18 +678,16 @@ HOSTILE_UPLOADS = {
         [("data.npz", _npz_bytes(X=_x(), y=np.array([None] * 20, dtype=object)))],
         "never unpickles",
     ),
-    "truncated .npz": (
-        [("data.npz", b"PK\x03\x04" + b"\x00" * 100)],
-        "not a readable .npz",
-    ),
+    "truncated .npz": ([("data.npz", b"PK\x03\x04" + b"\x00" * 100)], "not a readable .npz"),
+    "10^6 CSV columns": ([("wide.csv", (",".join(["c"] * 1_000_000) + "\n").encode())],
+                         "at most"),
 }
 
 
 @pytest.mark.parametrize("files, message", HOSTILE_UPLOADS.values(), ids=list(HOSTILE_UPLOADS))
 def test_train_refuses_hostile_uploads_with_an_error(app: AppTest, files, message) -> None:
-    app.switch_page(PAGE_PATHS["Train"]).run()
+    app.switch_page(TRAIN).run()
     app.radio(key="train.source").set_value("Upload").run()
-    _no_exception(app)
     (name, content), *rest = files
     app.file_uploader(key="train.upload").upload(name, content).run()
     for name, content in rest:  # y for a .npy X
@@ -621,59 +695,21 @@ def test_train_refuses_hostile_uploads_with_an_error(app: AppTest, files, messag
     _no_exception(app)
     assert any(message in error for error in _errors(app)), _errors(app)
     assert _button(app, "Train").disabled
-    assert _button(app, "Train all designs").disabled
 
 
-def test_train_accepts_a_good_npz_upload(app: AppTest) -> None:
-    app.switch_page(PAGE_PATHS["Train"]).run()
-    app.radio(key="train.source").set_value("Upload").run()
-    rng = np.random.default_rng(0)
-    content = _npz_bytes(X=rng.normal(size=(40, 6, 2)).astype(np.float32),
-                         y=rng.normal(size=40).astype(np.float32))
-    app.file_uploader(key="train.upload").upload("good.npz", content).run()
+def test_synthetic_sizes_are_bounded_before_anything_is_generated(home, monkeypatch) -> None:
+    monkeypatch.setenv("LIMCONN_MAX_SAMPLES", "500")
+    app = _open(TRAIN)
+    app.number_input(key="train.task.adding.num_samples").set_value(100_000).run()
     _no_exception(app)
-    assert not _errors(app)
-    assert not _button(app, "Train").disabled
-    assert any("40 sequences × 6 steps × 2 features" in c.value for c in app.caption)
-
-
-
-def test_the_example_csv_loads_with_its_gaps_filled(app: AppTest) -> None:
-    app.switch_page(PAGE_PATHS["Train"]).run()
-    app.radio(key="train.source").set_value("Example CSV").run()
-    _no_exception(app)
-    assert not _errors(app)
-    assert not _button(app, "Train").disabled
-    assert any("× 24 steps × 1 features" in c.value for c in app.caption)
-    assert app.session_state["limconn.data_inputs"] == 1
-
-
-def test_a_csv_text_column_chosen_as_a_feature_is_refused_by_name(app: AppTest) -> None:
-    app.switch_page(PAGE_PATHS["Train"]).run()
-    app.radio(key="train.source").set_value("Upload").run()
-    rows = "".join(f"{t},{'abcd'[t % 4]},{t * 2}\n" for t in range(200))
-    app.file_uploader(key="train.upload").upload("bad.csv", f"t,label,y\n{rows}".encode()).run()
-    _no_exception(app)
-    assert not _errors(app)
-    app.multiselect(key="train.csv.bad.csv.features").set_value(["t", "label"]).run()
-    _no_exception(app)
-    assert any("label" in error and "not numeric" in error for error in _errors(app)), _errors(app)
+    assert any("at most 500 samples" in error for error in _errors(app)), _errors(app)
     assert _button(app, "Train").disabled
 
 
-def test_stop_button_ends_a_run_and_keeps_it(app: AppTest, home: Path) -> None:
-    app.switch_page(PAGE_PATHS["Train"]).run()
-    _small_task(app, epochs=200)
-    _button(app, "Train").click().run()
-    job = app.session_state[state.JOBS][0]
-    deadline = time.monotonic() + TRAIN_TIMEOUT
-    while not job.snapshot().history:
-        assert time.monotonic() < deadline, "no epoch finished"
-        time.sleep(0.2)
-    app.run()
-    _button(app, "Stop").click().run()
-    assert _wait_for_job(app) == "stopped"
-    snapshot = job.snapshot()
-    assert snapshot.error == "stopped by request" and snapshot.run_id
-    run = RunStore().load(snapshot.run_id, job.workspace)
-    assert run.info.status == "stopped" and 1 <= len(run.history) < 200
+def test_the_example_csv_loads_with_its_gaps_filled(app: AppTest) -> None:
+    app.switch_page(TRAIN).run()
+    app.radio(key="train.source").set_value("Example CSV").run()
+    _no_exception(app)
+    assert not _errors(app) and not _button(app, "Train").disabled
+    assert any("× 24 steps × 1 features" in c.value for c in app.caption)
+    assert app.session_state["limconn.data_inputs"] == 1

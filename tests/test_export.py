@@ -336,7 +336,8 @@ def test_a_layer_structure_limconn_did_not_build_is_refused_by_name(
 ):
     found = exported("kernel")
     _, design, _ = CASES["kernel"]
-    other = dataclasses.replace(found.result, model=build(design, found.dataset))
+    model = build(design, found.dataset)
+    other = dataclasses.replace(found.result, model=model, initial_weights=model.get_weights())
     folder = runs.write_run_folder(
         other, tmp_path / "other", run_id="other", name="other", workspace="default"
     )

@@ -12,7 +12,7 @@ from limconn import data, jobs, presets
 from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, JobQueue, JobStore
 from limconn.runs import RunStore
 from limconn.settings import Limits
-from limconn.training import TrainConfig
+from limconn.trainconfig import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +245,26 @@ def test_submit_enforces_the_servers_limits(dataset, tmp_path):
     queue.close()
     with pytest.raises(ValueError, match="closed"):
         queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
+
+
+def test_with_a_ray_address_jobs_train_as_ray_tasks_and_stop_like_local_ones(dataset, tmp_path):
+    ray = pytest.importorskip("ray")
+    queue = JobQueue(limits=Limits(max_jobs=1), store=RunStore(tmp_path / "runs"),
+                     home=tmp_path, ray_address="local")
+    design = presets.random(2, 4, density=0.5, seed=0)
+    try:
+        done = queue.submit(TrainConfig(epochs=2), [design, presets.dense(2, 4)], dataset, "ws",
+                            ["a", "b"])
+        assert done.wait(timeout=300)
+        stopped = queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset, "ws")
+        _wait_until(lambda: stopped.snapshot().history, timeout=300)
+        stopped.stop()
+        assert stopped.wait(timeout=120)
+    finally:
+        queue.close()
+        ray.shutdown()
+    snapshot = done.snapshot()
+    assert snapshot.status == "done" and [len(run.history) for run in snapshot.runs] == [2, 2]
+    assert sorted(info.name for info in queue.store.list("ws"))[:2] == ["a", "b"]
+    assert stopped.snapshot().status == "stopped"
+    assert 1 <= len(queue.store.load(stopped.snapshot().run_id, "ws").history) < 200

@@ -19,6 +19,7 @@ def _result(design: Connectivity, weights: dict, strategy: str = "kernel"):
         config=training.TrainConfig(strategy=strategy), connectivity=design,
         dataset_name="synthetic", dataset_description="", kind="regression", status="done",
         history=[], wall_time=0.0, weights=weights, max_masked_weight=None, model=None,
+        initial_weights=[],
     )
 
 

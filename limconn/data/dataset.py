@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from limconn.data._checks import check_fraction
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 KINDS = ("regression", "classification")
 

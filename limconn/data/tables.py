@@ -13,9 +13,9 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from limconn.data._checks import (
     MAX_UPLOAD_BYTES,
@@ -28,6 +28,9 @@ from limconn.data._checks import (
 from limconn.data.dataset import KINDS, Dataset, Normalization, class_labels
 from limconn.npio import FileSource, file_limit, read_bytes, source_name
 from limconn.settings import Limits
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MISSING_POLICIES = ("error", "drop", "fill")
 
@@ -78,6 +81,8 @@ def csv_columns(
         ValueError: if the file is too large, empty, not UTF-8 comma-separated text, uses
             another delimiter, or has more columns than `limits` allow.
     """
+    import pandas as pd  # loaded on first use: `import limconn` stays light
+
     frame = _read_csv(file, max_bytes, limits)
     return [
         str(column)
@@ -251,6 +256,8 @@ def _read_csv(
     The header row is checked first, before pandas parses the rest: another delimiter is
     named, and a header with more columns than `limits` allow is refused.
     """
+    import pandas as pd  # loaded on first use: `import limconn` stays light
+
     name = source_name(file)
     data = read_bytes(file, file_limit(max_bytes, limits))
     if not data.strip():
@@ -335,6 +342,8 @@ def _names_text(names: Sequence[str]) -> str:
 
 def _numeric_rows(frame: pd.DataFrame, columns: list[str], name: str) -> pd.DataFrame:
     """`frame[columns]` as float64, refusing non-numeric columns by name."""
+    import pandas as pd  # loaded on first use: `import limconn` stays light
+
     non_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if non_numeric:
         examples = "; ".join(
@@ -348,6 +357,8 @@ def _numeric_rows(frame: pd.DataFrame, columns: list[str], name: str) -> pd.Data
 
 
 def _first_non_number(column: pd.Series):
+    import pandas as pd  # loaded on first use: `import limconn` stays light
+
     numbers_or_nan = pd.to_numeric(column, errors="coerce")
     offending = column[numbers_or_nan.isna() & column.notna()]
     return offending.iloc[0] if len(offending) else None
