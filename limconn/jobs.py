@@ -597,7 +597,7 @@ class JobQueue:
             return sum(w is not None and w.job is not None for w in self._workers)
 
     def close(self) -> None:
-        """Ends the worker processes; jobs still queued or training end as failed."""
+        """Ends the worker processes; jobs still queued or training end as interrupted."""
         with self._condition:
             self._closed.set()
             workers, self._workers = [w for w in self._workers if w is not None], []
@@ -608,7 +608,8 @@ class JobQueue:
         for worker in workers:
             worker.close()
         for job in unfinished:
-            self._finish(job, FAILED, "the job queue was closed")
+            was = job.status
+            self._finish(job, INTERRUPTED, f"the server stopped while this job was {was}")
 
     # ---------------------------------------------------------------------------------------
     # Dispatch

@@ -47,7 +47,7 @@ for run_id in chosen:
     try:
         loaded[run_id] = store.load(run_id, workspace)
     except ValueError as error:
-        st.warning(f"Skipped the broken run {plain(run_id)}: {plain(error)}")
+        st.warning(f"Skipped the broken run {run_id}: {plain(error)}")
 if not loaded:
     st.stop()
 

@@ -254,7 +254,7 @@ download_columns[2].download_button(
 )
 if st.button("Copy link", help="A link that adds this design to whoever opens it, on any "
                                "server running limconn. Your workspace stays private."):
-    base = (st.context.url or "").split("?")[0]
+    base = (st.context.url or "/").split("?")[0]
     st.code(share.share_url(base, share.design_token(design)), language=None, wrap_lines=True)
     st.caption("Copy it with the button at the right of the box.")
 

@@ -25,10 +25,8 @@ def synthetic(task: str, params: tuple, _limits) -> data.Dataset:
 
 
 def restore_choices() -> None:
-    """Seeds this session's widgets from what the workspace remembered, once per session."""
-    if st.session_state.get("train.restored"):
-        return
-    st.session_state["train.restored"] = True
+    """Seeds the page's widgets from what the workspace remembered: on a new tab, and after
+    a page switch (Streamlit drops the state of widgets a page did not show)."""
     for key, value in state.remembered(SECTION).items():
         if key.startswith("train.") and key not in st.session_state:
             st.session_state[key] = value
