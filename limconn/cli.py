@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from limconn import adjacency, data, presets, pruning, runs, sweep
+from limconn import adjacency, compare, data, presets, pruning, runs, sweep
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         args.parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         return args.command(args)
+    except BrokenPipeError:  # the reader went away (`... | head`): nothing left to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (stays open until exit)
+        return 0
     except (ValueError, OSError) as error:
         print(f"limconn: error: {_one_line(error)}", file=sys.stderr)
         return 1
@@ -107,9 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _list_registry(args) -> int:
-    """Prints each entry's name and summary, then its parameters: name, type, default, help."""
+    """Prints each entry's name and summary, what a strategy enforces, then its parameters:
+    name, type, default, help."""
     for entry in args.registry.entries():
         print(f"{entry.name}: {entry.summary}")
+        if "enforces" in entry.attributes:
+            for line in entry.attributes["enforces"].describe():
+                print(f"  - {line}")
         rows = [(p.name, p.kind.__name__, repr(p.default), p.help) for p in entry.parameters]
         widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
         for name, kind, default, text in rows:
@@ -668,6 +676,11 @@ def _add_runs_parser(commands) -> None:
     actions = parser.add_subparsers(metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list the runs, newest first")
     listing.add_argument("--workspace", help="only this workspace (default: all)")
+    listing.add_argument(
+        "--group", action="store_true",
+        help="one row per group of runs that differ only by seed: n, seeds, mean ± std of the "
+        "best and final validation loss (as Compare's grouped table)",
+    )
     listing.set_defaults(command=_list_runs, parser=listing)
     export = actions.add_parser("export", help="write a run as a .zip")
     export.add_argument("run_id", metavar="RUN_ID")
@@ -691,6 +704,9 @@ def _list_runs(args) -> int:
         return 0
     import pandas as pd  # loaded only to print the table
 
+    if args.group:
+        print(pd.DataFrame(_group_rows(store, infos)).to_string(index=False))
+        return 0
     table = pd.DataFrame(
         {
             "id": info.id,
@@ -707,6 +723,27 @@ def _list_runs(args) -> int:
     )
     print(table.to_string(index=False))
     return 0
+
+
+def _group_rows(store: runs.RunStore, infos) -> list[dict]:
+    """`limconn.compare.group_rows` of the readable runs, in the table's words."""
+    loaded = []
+    for info in infos:
+        try:
+            loaded.append(store.load(info.id, info.workspace))
+        except ValueError as error:
+            print(f"limconn: skipped {info.path}: {_one_line(error)}", file=sys.stderr)
+    rows = []
+    for row in compare.group_rows(compare.group_runs(loaded)):
+        rows.append({
+            "group": row["group"], "strategy": row["strategy"], "n": row["n"],
+            "seeds": row["seeds"],
+            "best val loss": compare.mean_std_text(row["best val loss mean"],
+                                                   row["best val loss std"]),
+            "final val loss": compare.mean_std_text(row["final val loss mean"],
+                                                    row["final val loss std"]),
+        })
+    return rows
 
 
 def _export_run(args) -> int:
