@@ -159,8 +159,61 @@ def _kernel_mask(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     return expand_gates(np.ones(shape, bool) if mask is None else mask)
 
 
+class _MaskedKernels:
+    """What `MaskedLSTM` and `MaskedLSTMCell` share: a `_LSTMConnectivity`, the two rules
+    built from it, and reading or settling the kernels they apply to (the cell's own, or the
+    LSTM layer's cell's: `_kernel_owner()`)."""
+
+    def _attach(self, connectivity: _LSTMConnectivity) -> None:
+        self.connectivity = connectivity
+        self.kernel_rule: WeightRule | None = None
+        self.recurrent_rule: WeightRule | None = None
+
+    def _kernel_owner(self):
+        """The layer holding `kernel` and `recurrent_kernel` (a method, not a property:
+        Keras's saving walks a layer's attributes, and the cell's owner is itself)."""
+        raise NotImplementedError
+
+    @property
+    def input_mask(self) -> np.ndarray | None:
+        return self.connectivity.input_mask
+
+    @property
+    def recurrent_mask(self) -> np.ndarray | None:
+        return self.connectivity.recurrent_mask
+
+    def effective_weights(self) -> dict[str, np.ndarray]:
+        """The weights the layer computes with: `kernel` `(input_dim, 4 * units)`,
+        `recurrent_kernel` `(units, 4 * units)` and `bias` `(4 * units,)` if it has one."""
+        owner = self._kernel_owner()
+        weights = {
+            "kernel": self.kernel_rule.numpy(owner.kernel),
+            "recurrent_kernel": self.recurrent_rule.numpy(owner.recurrent_kernel),
+        }
+        if owner.use_bias:
+            weights["bias"] = keras.ops.convert_to_numpy(owner.bias)
+        return weights
+
+    def masked_values(self) -> np.ndarray:
+        """The stored variables' values at masked positions; all 0 when nothing leaked."""
+        owner = self._kernel_owner()
+        return np.concatenate([
+            self.kernel_rule.masked_values(owner.kernel),
+            self.recurrent_rule.masked_values(owner.recurrent_kernel),
+        ])
+
+    def settle_variables(self) -> None:
+        """Writes the effective kernels into the variables (after `set_weights` and the like)."""
+        owner = self._kernel_owner()
+        owner.kernel.assign(self.kernel_rule(owner.kernel))
+        owner.recurrent_kernel.assign(self.recurrent_rule(owner.recurrent_kernel))
+
+    def get_config(self):
+        return {**super().get_config(), **self.connectivity.config()}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class MaskedLSTM(keras.layers.LSTM):
+class MaskedLSTM(_MaskedKernels, keras.layers.LSTM):
     """Long Short-Term Memory layer whose connections follow a mask (and signs), exactly.
 
     A drop-in for `keras.layers.LSTM`: with no masks it is the dense layer. With masks, an
@@ -213,17 +266,7 @@ class MaskedLSTM(keras.layers.LSTM):
             units, input_mask, recurrent_mask, input_sign, recurrent_sign
         )
         super().__init__(units, **kwargs)
-        self.connectivity = connectivity
-        self.kernel_rule: WeightRule | None = None
-        self.recurrent_rule: WeightRule | None = None
-
-    @property
-    def input_mask(self) -> np.ndarray | None:
-        return self.connectivity.input_mask
-
-    @property
-    def recurrent_mask(self) -> np.ndarray | None:
-        return self.connectivity.recurrent_mask
+        self._attach(connectivity)
 
     def build(self, sequences_shape, initial_state_shape=None):
         self.kernel_rule, self.recurrent_rule = self.connectivity.rules(sequences_shape)
@@ -249,35 +292,12 @@ class MaskedLSTM(keras.layers.LSTM):
             object.__setattr__(cell, "kernel", kernel)
             object.__setattr__(cell, "recurrent_kernel", recurrent_kernel)
 
-    def effective_weights(self) -> dict[str, np.ndarray]:
-        """The weights the layer computes with: `kernel` `(input_dim, 4 * units)`,
-        `recurrent_kernel` `(units, 4 * units)` and `bias` `(4 * units,)` if it has one."""
-        weights = {
-            "kernel": self.kernel_rule.numpy(self.cell.kernel),
-            "recurrent_kernel": self.recurrent_rule.numpy(self.cell.recurrent_kernel),
-        }
-        if self.cell.use_bias:
-            weights["bias"] = keras.ops.convert_to_numpy(self.cell.bias)
-        return weights
-
-    def masked_values(self) -> np.ndarray:
-        """The stored variables' values at masked positions; all 0 when nothing leaked."""
-        return np.concatenate([
-            self.kernel_rule.masked_values(self.cell.kernel),
-            self.recurrent_rule.masked_values(self.cell.recurrent_kernel),
-        ])
-
-    def settle_variables(self) -> None:
-        """Writes the effective kernels into the variables (after `set_weights` and the like)."""
-        self.cell.kernel.assign(self.kernel_rule(self.cell.kernel))
-        self.cell.recurrent_kernel.assign(self.recurrent_rule(self.cell.recurrent_kernel))
-
-    def get_config(self):
-        return {**super().get_config(), **self.connectivity.config()}
+    def _kernel_owner(self):
+        return self.cell
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class MaskedLSTMCell(keras.layers.LSTMCell):
+class MaskedLSTMCell(_MaskedKernels, keras.layers.LSTMCell):
     """An LSTM cell that applies connectivity masks (and signs) to its kernels in every step.
 
     Use it under `keras.layers.RNN(cell)`, never inside `keras.layers.LSTM`, whose fused GPU
@@ -312,17 +332,7 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
             units, input_mask, recurrent_mask, input_sign, recurrent_sign
         )
         super().__init__(units, **kwargs)
-        self.connectivity = connectivity
-        self.kernel_rule: WeightRule | None = None
-        self.recurrent_rule: WeightRule | None = None
-
-    @property
-    def input_mask(self) -> np.ndarray | None:
-        return self.connectivity.input_mask
-
-    @property
-    def recurrent_mask(self) -> np.ndarray | None:
-        return self.connectivity.recurrent_mask
+        self._attach(connectivity)
 
     def build(self, input_shape):
         self.kernel_rule, self.recurrent_rule = self.connectivity.rules(input_shape)
@@ -343,30 +353,8 @@ class MaskedLSTMCell(keras.layers.LSTMCell):
         h = o * self.activation(c)
         return h, [h, c]
 
-    def effective_weights(self) -> dict[str, np.ndarray]:
-        """The weights each step uses; see `MaskedLSTM.effective_weights`."""
-        weights = {
-            "kernel": self.kernel_rule.numpy(self.kernel),
-            "recurrent_kernel": self.recurrent_rule.numpy(self.recurrent_kernel),
-        }
-        if self.use_bias:
-            weights["bias"] = keras.ops.convert_to_numpy(self.bias)
-        return weights
-
-    def masked_values(self) -> np.ndarray:
-        """The stored variables' values at masked positions; all 0 when nothing leaked."""
-        return np.concatenate([
-            self.kernel_rule.masked_values(self.kernel),
-            self.recurrent_rule.masked_values(self.recurrent_kernel),
-        ])
-
-    def settle_variables(self) -> None:
-        """Writes the effective kernels into the variables (after `set_weights` and the like)."""
-        self.kernel.assign(self.kernel_rule(self.kernel))
-        self.recurrent_kernel.assign(self.recurrent_rule(self.recurrent_kernel))
-
-    def get_config(self):
-        return {**super().get_config(), **self.connectivity.config()}
+    def _kernel_owner(self):
+        return self
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

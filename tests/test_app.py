@@ -525,7 +525,8 @@ def test_timestep_warns_when_the_task_has_constant_steps(app) -> None:
     assert any("skips them all" in w.value for w in app.warning), [w.value for w in app.warning]
 
 
-def test_stop_button_ends_a_run_and_keeps_it(app: AppTest) -> None:
+def _train_until_an_epoch_ends(app: AppTest):
+    """Starts a long run from the Train page; returns its job once an epoch finished."""
     app.switch_page(TRAIN).run()
     _small_task(app, epochs=200)
     _button(app, "Train").click().run()
@@ -534,6 +535,11 @@ def test_stop_button_ends_a_run_and_keeps_it(app: AppTest) -> None:
     while not job.snapshot().history:
         assert time.monotonic() < deadline, "no epoch finished"
         time.sleep(0.2)
+    return job
+
+
+def test_stop_button_ends_a_run_and_keeps_it(app: AppTest) -> None:
+    job = _train_until_an_epoch_ends(app)
     app.run()
     _button(app, "Stop").click().run()
     assert _wait_for_job(app) == "stopped"
@@ -542,14 +548,7 @@ def test_stop_button_ends_a_run_and_keeps_it(app: AppTest) -> None:
 
 
 def test_a_job_interrupted_by_a_restart_shows_as_interrupted(app) -> None:
-    app.switch_page(TRAIN).run()
-    _small_task(app, epochs=200)
-    _button(app, "Train").click().run()
-    [job] = resources.job_queue().jobs(_workspace(app))
-    deadline = time.monotonic() + TRAIN_TIMEOUT
-    while not job.snapshot().history:
-        assert time.monotonic() < deadline, "no epoch finished"
-        time.sleep(0.2)
+    _train_until_an_epoch_ends(app)
     resources.job_queue.clear()  # the server stops (closing its queue) and starts again
     after = _open(TRAIN, workspace=_workspace(app))
     assert _wait_for_job(after) == "interrupted"
