@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
+from playwright.async_api import async_playwright, expect
 
 from limconn import presets
 from limconn.connectivity import Connectivity
@@ -162,16 +163,12 @@ async def _wait_idle(page) -> None:
 
 
 async def _expect_heading(page, heading: str) -> None:
-    from playwright.async_api import expect
-
     await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(
         timeout=STEP_TIMEOUT_MS)
     await _wait_idle(page)
 
 
 async def _set_number(page, label: str, value: int) -> None:
-    from playwright.async_api import expect
-
     field = page.get_by_label(label, exact=True)
     await field.fill(str(value))
     await field.press("Enter")
@@ -182,8 +179,6 @@ async def _set_number(page, label: str, value: int) -> None:
 async def _paint_first_row(page) -> None:
     """Draws one stroke along row 0 of the input → unit painter; waits until the server
     stored it (the Stats' input density follows)."""
-    from playwright.async_api import expect
-
     painter = page.locator(".lc-painter").first
     canvas = painter.locator("canvas.lc-grid")
     await expect(canvas).to_have_attribute("data-cols", str(DEFAULT_UNITS),
@@ -215,8 +210,6 @@ async def visit(browser, url: str, name: str, gate: Gate, seeds: int = 1,
                 paint: bool = True) -> Visit:
     """One visitor: opens `/design` (paints a stroke), goes to Train by the sidebar link, sets
     the tiny task, waits at `gate`, clicks Train and times its runs' first loss and done."""
-    from playwright.async_api import expect
-
     seen = Visit()
     arrived = time.monotonic()
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -267,8 +260,6 @@ PHASES = (("warm-up", 1, SLOTS), ("baseline", SLOTS, 1), ("load", VISITORS, 1))
 async def all_phases(url: str, spans: dict[str, tuple[float, float]]) -> dict[str, list[Visit]]:
     """Warm-up, baseline and load, one after the other, in one Chromium; each phase's
     `time.monotonic()` span goes into `spans`."""
-    from playwright.async_api import async_playwright
-
     async with async_playwright() as playwright:
         browser = await launch_chromium(playwright)
         try:
