@@ -137,8 +137,17 @@ def show_job(job) -> None:
             st.success(f"{snapshot.status}{note}: saved as {saved}; see Compare.")
 
 
-def live_jobs(workspace: str) -> None:
-    for job in resources.job_queue().jobs(workspace, limit=6):
+def live_jobs(workspace: str, statuses: set[str]) -> None:
+    """The job cards, redrawn by a fragment at the pace the page set for `statuses`.
+
+    When a job starts or ends, the whole page reruns to set the pace again: a fragment's
+    `run_every` is fixed when the page runs, so a job that waited in the queue would
+    otherwise be watched at the queue's slower pace, and finished jobs polled forever.
+    """
+    jobs = resources.job_queue().jobs(workspace, limit=6)
+    if {job.status for job in jobs} != statuses:
+        st.rerun()
+    for job in jobs:
         show_job(job)
 
 
@@ -252,4 +261,4 @@ with action_box:
     st.subheader("Jobs")
     if not jobs:
         st.caption("Jobs of this workspace show here, live, and come back after a reload.")
-    st.fragment(run_every=every)(live_jobs)(workspace)
+    st.fragment(run_every=every)(live_jobs)(workspace, statuses)

@@ -17,6 +17,7 @@ with streamlit_server("tests/painter_app.py") as url:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import socket
@@ -58,6 +59,21 @@ def _read(path: Path, limit: int = 20_000) -> str:
     return text if len(text) <= limit else "...\n" + text[-limit:]
 
 
+@dataclasses.dataclass(frozen=True)
+class StreamlitServer:
+    """A running `streamlit run` server.
+
+    Attributes:
+        url: its base URL, e.g. `"http://127.0.0.1:8765"`.
+        pid: the server process's id (e.g. to read its memory from `/proc/<pid>/status`).
+        log: the file that receives the server's output while it runs.
+    """
+
+    url: str
+    pid: int
+    log: Path
+
+
 @contextlib.contextmanager
 def streamlit_server(
     script_path: str | os.PathLike[str],
@@ -72,6 +88,7 @@ def streamlit_server(
     can `import limconn` without installing it). It is ready once `/_stcore/health`
     answers `ok`; if that does not happen within `timeout` seconds, or the server exits,
     the error shows the server's output. The server is terminated on exit.
+    `streamlit_process` takes the same arguments and yields the process's id too.
 
     Args:
         script_path: the Streamlit script, absolute or relative to the repository root.
@@ -83,6 +100,19 @@ def streamlit_server(
     Yields:
         The base URL, e.g. `"http://127.0.0.1:8765"`.
     """
+    with streamlit_process(script_path, env, timeout=timeout, extra_args=extra_args) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def streamlit_process(
+    script_path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 60.0,
+    extra_args: Sequence[str] = ("--server.fileWatcherType", "none"),
+) -> Iterator[StreamlitServer]:
+    """`streamlit_server`, yielding a `StreamlitServer` (URL and process id)."""
     script = Path(script_path)
     if not script.is_absolute():
         script = REPO_ROOT / script
@@ -126,7 +156,7 @@ def streamlit_server(
                         f"$ {' '.join(command)}\n{_read(log_path)}"
                     )
                 time.sleep(0.2)
-            yield url
+            yield StreamlitServer(url, process.pid, log_path)
         finally:
             process.terminate()
             try:
@@ -165,21 +195,36 @@ def save_screenshot(page: Any, name: str) -> Path | None:
     return path
 
 
-def _layout(canvas: Any) -> dict[str, float]:
-    """The painter canvas's page position and its `data-*` layout (CSS px)."""
-    box = canvas.bounding_box()
+LAYOUT_ATTRIBUTES = ("cell", "left", "top", "strip-left", "strip-width")
+"""The painter canvas's `data-*` layout attributes (CSS px from the canvas's top left)."""
+
+
+def canvas_layout(box: Mapping[str, float] | None,
+                  attributes: Mapping[str, str | None]) -> dict[str, float]:
+    """The painter canvas's page position (`box`, a bounding box) and its `data-*` layout
+    (`attributes`, by name in `LAYOUT_ATTRIBUTES`) as one dict of CSS px."""
     assert box is not None, "the painter's canvas is not on screen"
     layout = {"x": box["x"], "y": box["y"]}
-    for name in ("cell", "left", "top", "strip-left", "strip-width"):
-        value = canvas.get_attribute(f"data-{name}")
+    for name in LAYOUT_ATTRIBUTES:
+        value = attributes.get(name)
         layout[name] = float(value) if value is not None else None
     return layout
 
 
+def _layout(canvas: Any) -> dict[str, float]:
+    return canvas_layout(canvas.bounding_box(),
+                         {name: canvas.get_attribute(f"data-{name}") for name in LAYOUT_ATTRIBUTES})
+
+
+def cell_point(layout: Mapping[str, float], row: int, col: int) -> tuple[float, float]:
+    """Page coordinates of a cell's centre in a `canvas_layout`."""
+    x = layout["x"] + layout["left"] + (col + 0.5) * layout["cell"]
+    return x, layout["y"] + layout["top"] + (row + 0.5) * layout["cell"]
+
+
 def cell_centre(canvas: Any, row: int, col: int) -> tuple[float, float]:
     """Page coordinates of a painter cell's centre, from its canvas's `data-*` layout."""
-    g = _layout(canvas)
-    return g["x"] + g["left"] + (col + 0.5) * g["cell"], g["y"] + g["top"] + (row + 0.5) * g["cell"]
+    return cell_point(_layout(canvas), row, col)
 
 
 def row_label_point(canvas: Any, row: int) -> tuple[float, float]:

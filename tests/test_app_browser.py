@@ -1,45 +1,62 @@
-"""The whole app in a real browser: paint, export, train, compare.
+"""The whole app in a real browser: pages and links, workspaces across a restart, paint and
+export, signs, share links, train, compare with seed bands, pruning.
 
-Runs `app.py` under `streamlit run` (runs kept in a tmp `LIMCONN_HOME`) and drives Debian's
-Chromium through Playwright (see `tests/browser.py`; a failing test leaves a screenshot in
-`test-artifacts/`). The painter renders in an open shadow root, which Playwright's CSS
-locators pierce; its canvas exposes its geometry as `data-rows/cols/cell/left/top`.
+Runs `app.py` under `streamlit run` (designs, settings and runs kept in a tmp `LIMCONN_HOME`)
+and drives Debian's Chromium through Playwright (see `tests/browser.py`; a failing test leaves
+a screenshot in `test-artifacts/`). Most tests share one server; each test's `page` lives in
+a fresh browser context, so it is a new visitor with a workspace of its own. The tests of
+direct links and of a restart start servers of their own.
+
+The painter renders in an open shadow root, which Playwright's CSS locators pierce; its canvas
+exposes its geometry as `data-rows/cols/cell/left/top` and `data-strip-left/width`.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser import draw_stroke, streamlit_server
+from tests.browser import draw_stroke, streamlit_server, strip_centre
 
 pytestmark = pytest.mark.browser
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-TIMEOUT_MS = 30_000  # one rerun; the first one imports Keras
-TRAIN_TIMEOUT_MS = 120_000  # a short training run, queue to "done"
+TIMEOUT_MS = 30_000  # one rerun; the first one of a page may import plotting libraries
+TRAIN_TIMEOUT_MS = 120_000  # a short training run, queue to "done" (the first imports Keras)
+PAGES = ("Home", "Design", "Train", "Compare")
+HEADINGS = {"Home": "limconn", "Design": "Design", "Train": "Train", "Compare": "Compare"}
+
+
+def _server_env(home: Path) -> dict[str, str]:
+    return {"LIMCONN_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("limconn-home")
-    env = {"LIMCONN_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    with streamlit_server(APP, env=env, timeout=90) as url:
+    with streamlit_server(APP, env=_server_env(tmp_path_factory.mktemp("limconn-home")),
+                          timeout=90) as url:
         yield url
 
 
-def _open(page: Page, url: str) -> None:
+def _open(page: Page, url: str, heading: str = "Design") -> None:
+    """Opens `url` and waits until its page shows `heading` and its script has finished."""
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(url)
     page.wait_for_selector("[data-testid=stApp]", timeout=TIMEOUT_MS)
-    expect(page.get_by_role("heading", name="Design", exact=True)).to_be_visible(
+    _expect_heading(page, heading)
+    _wait_idle(page)
+
+
+def _expect_heading(page: Page, heading: str) -> None:
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(
         timeout=TIMEOUT_MS
     )
-    _wait_idle(page)
 
 
 def _wait_idle(page: Page, timeout: int = TIMEOUT_MS) -> None:
@@ -49,8 +66,36 @@ def _wait_idle(page: Page, timeout: int = TIMEOUT_MS) -> None:
     )
 
 
+def _workspace(page: Page) -> str:
+    """The workspace id in the page's URL (`?workspace=`)."""
+    [workspace] = parse_qs(urlparse(page.url).query)["workspace"]
+    return workspace
+
+
+def _nav(page: Page, label: str) -> None:
+    """Follows the sidebar's page link `label` and waits for the page's heading."""
+    page.get_by_test_id("stSidebar").get_by_role("link", name=label, exact=True).click()
+    _expect_heading(page, HEADINGS[label])
+    _wait_idle(page)
+
+
+def _sidebar_links(page: Page) -> Locator:
+    """The labels of the sidebar's page links (their icons are ligature text of their own)."""
+    return page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").get_by_test_id(
+        "stMarkdownContainer")
+
+
+def _design_picker(page: Page) -> Locator:
+    """The Design page's "Design" selectbox; its value is the design shown."""
+    return page.get_by_role("combobox", name="Design", exact=True)
+
+
 def _metric(page: Page, label: str) -> Locator:
     return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def _caption(page: Page, text: str) -> Locator:
+    return page.get_by_test_id("stCaptionContainer").filter(has_text=text)
 
 
 def _set_number(page: Page, label: str, value: int) -> None:
@@ -61,13 +106,110 @@ def _set_number(page: Page, label: str, value: int) -> None:
     _wait_idle(page)
 
 
-def _nav(page: Page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+def _toggle_on(page: Page, label: str) -> None:
+    """Switches on an `st.toggle` by its label (its input sits under the label's text)."""
+    page.get_by_test_id("stCheckbox").filter(has_text=label).get_by_text(
+        label, exact=True
+    ).click()
+    expect(page.get_by_role("switch", name=label, exact=True)).to_be_checked()
+    _wait_idle(page)
+
+
+def _no_exception(page: Page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def _small_task(page: Page, seeds: int = 1) -> None:
+    """Train's settings for a run of seconds: 200 adding sequences of 10 steps, 2 epochs."""
+    _set_number(page, "num_samples", 200)
+    _set_number(page, "timesteps", 10)
+    _set_number(page, "Epochs", 2)
+    _set_number(page, "Seeds", seeds)
+    expect(page.get_by_text("200 sequences × 10 steps × 2 features")).to_be_visible()
+
+
+def _train_and_wait(page: Page, cards: int) -> list[str]:
+    """Clicks Train, waits until `cards` jobs show live loss and end done; returns run ids."""
+    page.get_by_role("button", name="Train", exact=True).click()
+    for seed in range(cards):
+        # The job's card: a bordered container titled with its run's name.
+        card = page.get_by_test_id("stVerticalBlock").filter(
+            has_text=f"design 1 · kernel · adding · seed {seed}")
+        expect(card.get_by_test_id("stVegaLiteChart").first).to_be_visible(
+            timeout=TRAIN_TIMEOUT_MS)
+    done = page.get_by_test_id("stAlertContentSuccess").filter(has_text="saved as")
+    expect(done).to_have_count(cards, timeout=TRAIN_TIMEOUT_MS)
+    texts = done.all_inner_texts()
+    assert all(text.startswith("done") for text in texts), texts
+    _no_exception(page)
+    return [re.search(r"saved as (\S+);", text).group(1) for text in texts]
+
+
+# --------------------------------------------------------------------------------------------
+# Pages, links and workspaces
+# --------------------------------------------------------------------------------------------
+
+
+def test_sidebar_links_switch_pages_in_one_workspace(page: Page, app_url: str) -> None:
+    _open(page, app_url, heading="limconn")
+    workspace = _workspace(page)
+    expect(_sidebar_links(page)).to_have_text(list(PAGES))
+    for label, path in (("Design", "/design"), ("Train", "/train"), ("Compare", "/compare"),
+                        ("Home", "/")):
+        _nav(page, label)
+        assert urlparse(page.url).path == path
+        assert _workspace(page) == workspace
+    _no_exception(page)
+
+
+@pytest.mark.parametrize("path, heading", [("design", "Design"), ("train", "Train"),
+                                           ("compare", "Compare")])
+def test_a_direct_link_is_the_first_page_a_fresh_server_serves(
+    page: Page, tmp_path: Path, path: str, heading: str
+) -> None:
+    with streamlit_server(APP, env=_server_env(tmp_path), timeout=90) as url:
+        _open(page, f"{url}/{path}", heading=heading)
+        assert urlparse(page.url).path == f"/{path}"
+        expect(_sidebar_links(page)).to_have_text(list(PAGES))
+        _no_exception(page)
+
+
+def test_designs_survive_a_restart_and_stay_private(browser: Browser, tmp_path: Path) -> None:
+    """A design made before a restart is there after it, at the same `?workspace=` link;
+    a visitor without the link does not see it."""
+    visitor = browser.new_context(viewport={"width": 1400, "height": 1000})
+    stranger = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = visitor.new_page()
+        with streamlit_server(APP, env=_server_env(tmp_path), timeout=90) as url:
+            _open(page, f"{url}/design")
+            page.get_by_role("button", name="New", exact=True).click()
+            expect(_design_picker(page)).to_have_value("design 2", timeout=TIMEOUT_MS)
+            _wait_idle(page)
+            query = urlparse(page.url).query
+        with streamlit_server(APP, env=_server_env(tmp_path), timeout=90) as url:
+            _open(page, f"{url}/?{query}", heading="limconn")
+            expect(_caption(page, "This workspace keeps")).to_contain_text("keeps 2 design(s)")
+            _nav(page, "Design")
+            expect(_design_picker(page)).to_have_value("design 2")
+            assert urlparse(page.url).query == query
+
+            other = stranger.new_page()
+            _open(other, url, heading="limconn")
+            assert _workspace(other) != _workspace(page)
+            expect(_caption(other, "This workspace keeps")).to_contain_text("keeps 1 design(s)")
+    finally:
+        visitor.close()
+        stranger.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Design
+# --------------------------------------------------------------------------------------------
 
 
 def test_painted_cells_reach_the_exported_mask(page: Page, app_url: str, tmp_path: Path) -> None:
-    _open(page, app_url)
+    _open(page, f"{app_url}/design")
     painter = page.locator(".lc-painter").first  # input → unit
     canvas = painter.locator("canvas.lc-grid")
     expect(canvas).to_have_attribute("data-rows", "2", timeout=TIMEOUT_MS)
@@ -99,31 +241,120 @@ def test_painted_cells_reach_the_exported_mask(page: Page, app_url: str, tmp_pat
     exported = np.load(saved, allow_pickle=False)
     assert exported.dtype == bool
     np.testing.assert_array_equal(exported, expected)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    _no_exception(page)
+
+
+def test_the_sign_strip_marks_units_and_the_stats_count_them(page: Page, app_url: str) -> None:
+    _open(page, f"{app_url}/design")
+    expect(_caption(page, "Signs of")).to_have_count(0)
+    _toggle_on(page, "Signs")
+    canvas = page.locator(".lc-painter").nth(1).locator("canvas.lc-grid")  # unit → unit
+    expect(canvas).to_have_attribute("data-strip-left", re.compile(r"\d"), timeout=TIMEOUT_MS)
+    signs = _caption(page, "Signs of units")
+
+    # A click on a unit's cell in the strip cycles its sign: free → excitatory → inhibitory.
+    page.mouse.click(*strip_centre(canvas, 0))
+    expect(signs).to_have_text("Signs of units: 1 excitatory, 0 inhibitory, 15 free.",
+                               timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.mouse.click(*strip_centre(canvas, 3))
+    expect(signs).to_have_text("Signs of units: 2 excitatory, 0 inhibitory, 14 free.",
+                               timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.mouse.click(*strip_centre(canvas, 3))
+    expect(signs).to_have_text("Signs of units: 1 excitatory, 1 inhibitory, 14 free.",
+                               timeout=TIMEOUT_MS)
+    _wait_idle(page)
+    page.mouse.move(*strip_centre(canvas, 3))
+    expect(page.locator(".lc-hover").nth(1)).to_contain_text("unit 3: inhibitory")
+    _no_exception(page)
+
+
+def test_a_share_link_adds_the_design_for_another_visitor(
+    page: Page, app_url: str, browser: Browser
+) -> None:
+    _open(page, f"{app_url}/design")
+    page.get_by_role("button", name="Copy link", exact=True).click()
+    code = page.get_by_test_id("stCode").locator("code")
+    expect(code).to_contain_text("design=", timeout=TIMEOUT_MS)
+    link = code.inner_text().strip()
+    assert "workspace=" not in link  # the link carries the design, not the workspace
+    assert urlparse(link).path == "/design"
+
+    friend = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = friend.new_page()
+        _open(other, link)
+        expect(other.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+            "Added the shared design", timeout=TIMEOUT_MS)
+        assert _workspace(other) != _workspace(page)
+        assert "design" not in parse_qs(urlparse(other.url).query)  # taken once, not again
+        _no_exception(other)
+    finally:
+        friend.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Train and Compare
+# --------------------------------------------------------------------------------------------
+
+
+def _received_frames(page: Page) -> list[float]:
+    """A list that gathers when each message from the server reached the page (call it
+    before the page opens its websocket)."""
+    received = []
+    page.on("websocket", lambda socket: socket.on(
+        "framereceived", lambda _: received.append(time.monotonic())))
+    return received
 
 
 def test_train_then_compare(page: Page, app_url: str) -> None:
-    _open(page, app_url)
+    received = _received_frames(page)
+    _open(page, app_url, heading="limconn")
     _nav(page, "Train")
+    _small_task(page)
+    [run_id] = _train_and_wait(page, cards=1)
+    # The job card polled while the job trained; once it ended, the page stops polling.
     _wait_idle(page)
-    _set_number(page, "num_samples", 200)
-    _set_number(page, "timesteps", 10)
-    _set_number(page, "Epochs", 2)
-    expect(page.get_by_text("200 sequences × 10 steps × 2 features")).to_be_visible()
-
-    page.get_by_role("button", name="Train", exact=True).click()
-    # The job's card: a bordered container titled with the job's name.
-    card = page.get_by_test_id("stVerticalBlock").filter(has_text="design 1 · kernel · adding")
-    expect(card.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
-    done = page.get_by_test_id("stAlertContentSuccess").filter(has_text="saved as run")
-    expect(done).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
-    expect(done).to_contain_text("done")
-    run_id = re.search(r"saved as run (\S+);", done.inner_text()).group(1)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.wait_for_timeout(1_000)
+    quiet_since = time.monotonic()
+    page.wait_for_timeout(5_000)
+    assert not [at for at in received if at > quiet_since]
 
     _nav(page, "Compare")
     runs = page.get_by_test_id("stMultiSelect")
-    expect(runs).to_contain_text(run_id, timeout=TIMEOUT_MS)
-    expect(runs).to_contain_text("design 1 · kernel")
+    expect(runs).to_contain_text(f"design 1 · kernel · adding · {run_id[-6:]}",
+                                 timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    _no_exception(page)
+
+
+# The traces of the page's first Plotly figure (Compare's loss curves), as Plotly holds them.
+_TRACES_JS = """() => Array.from(document.querySelector(".js-plotly-plot").data,
+                                  (trace) => ({name: trace.name || "", fill: trace.fill || ""}))"""
+
+
+def test_seed_bands_and_a_design_from_the_strongest_connections(page: Page, app_url) -> None:
+    _open(page, f"{app_url}/train", heading="Train")
+    _small_task(page, seeds=2)
+    run_ids = _train_and_wait(page, cards=2)
+    assert len(set(run_ids)) == 2
+
+    _nav(page, "Compare")
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=TIMEOUT_MS)
+    traces = page.evaluate(_TRACES_JS)
+    assert not any(trace["fill"] == "toself" for trace in traces), traces
+    _toggle_on(page, "Group seeds")
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => Array.from(document.querySelector('.js-plotly-plot').data)"
+        ".some((trace) => trace.fill === 'toself')", timeout=TIMEOUT_MS)
+    traces = page.evaluate(_TRACES_JS)
+    assert any("(n=2)" in trace["name"] for trace in traces), traces
+
+    page.get_by_role("button", name="New design from this run's strongest connections").click()
+    added = page.get_by_test_id("stAlertContentSuccess").filter(has_text="to your designs")
+    expect(added).to_be_visible(timeout=TIMEOUT_MS)
+    _no_exception(page)
+    _nav(page, "Home")
+    expect(_caption(page, "This workspace keeps")).to_contain_text("keeps 2 design(s)")
