@@ -237,7 +237,8 @@ for title, field in MATRICES.items():
 st.bar_chart(pd.DataFrame({"fan-in": stats.fan_in, "fan-out": stats.fan_out}), height=180,
              x_label="unit", stack=False)
 
-with st.expander("Connectivity graph"):
+# A toggle, not an expander: a closed expander's figure would still be built on every rerun.
+if st.toggle("Show the connectivity graph", key="design.graph"):
     st.plotly_chart(connectivity_graph(design), width="stretch")
 
 st.subheader("Files and links")

@@ -185,7 +185,8 @@ with data_box:
         st.session_state[state.DATA_INPUTS] = dataset.input_dim
         st.caption(f"{plain(dataset.description)} · {dataset.num_samples} sequences × "
                    f"{dataset.timesteps} steps × {dataset.input_dim} features · {dataset.kind}")
-        with st.expander("Preview"):
+        # A toggle, not an expander: a closed expander's figure is still built every rerun.
+        if st.toggle("Preview the sequences", key="train.preview_on"):
             st.plotly_chart(sequence_preview(dataset.x), key="train.preview")
 
 with strategy_box:
