@@ -180,8 +180,8 @@ async def _set_number(page, label: str, value: int) -> None:
 async def _paint_first_row(page) -> int:
     """Draws a stroke along row 0 of the input → unit painter and waits until the server
     stored it (the Stats' input density follows). A visitor whose stroke did not land
-    within half the step timeout draws it again, as a person would; returns the strokes drawn, which the
-    test prints, so a lost stroke is seen rather than hidden."""
+    within half the step timeout draws it again, as a person would; returns the strokes
+    drawn, which the test prints, so a lost stroke is seen rather than hidden."""
     density = page.get_by_test_id("stMetric").filter(has_text="Input density").get_by_test_id(
         "stMetricValue")
     painted = f"{_painted_input_mask().mean():.0%}"
