@@ -19,7 +19,9 @@ in the way) with one context per visitor; a thread asks `/_stcore/health` every 
 
 Printed (whatever pytest's capture): p50/p95 click → first loss and click → done, the
 baseline round, the ratio p95(click → done) / (round × ceil(20 / 2)) (a benchmark, target
-<= 1.25, not asserted) and the server process's peak memory (VmHWM).
+<= 1.25, not asserted), a job's own time in its worker at baseline and under load (what the
+20 pages' CPU costs the training on a small machine) and the server process's peak memory
+(VmHWM).
 """
 
 from __future__ import annotations
@@ -203,9 +205,7 @@ async def _draw_first_row(page) -> None:
     canvas = painter.locator("canvas.lc-grid")
     await expect(canvas).to_have_attribute("data-cols", str(DEFAULT_UNITS),
                                            timeout=STEP_TIMEOUT_MS)
-    draw = painter.get_by_role("button", name="draw", exact=True)
-    await draw.click()
-    await expect(draw).to_have_attribute("aria-pressed", "true", timeout=STEP_TIMEOUT_MS)
+    await _press_until_pressed(painter.get_by_role("button", name="draw", exact=True))
     # Paint on a settled page, as a person would: under load the script may still be adding
     # elements, and a canvas that moves mid-stroke is painted where the pointer no longer is.
     await _wait_idle(page)
@@ -215,6 +215,21 @@ async def _draw_first_row(page) -> None:
     await page.mouse.down()
     await page.mouse.move(*cell_point(layout, 0, DEFAULT_UNITS - 1), steps=8)
     await page.mouse.up()
+
+
+async def _press_until_pressed(button) -> None:
+    """Clicks a painter's mode button until it shows pressed. Under load a click can land
+    while the component is still being mounted, before its buttons are live; a person
+    would click again, and so does a visitor here."""
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    while True:
+        await button.click(timeout=STEP_TIMEOUT_MS)
+        try:
+            await expect(button).to_have_attribute("aria-pressed", "true", timeout=5_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def _painted_input_mask() -> np.ndarray:
@@ -310,7 +325,15 @@ def _most_at_once(records: list[dict]) -> int:
     return most
 
 
-def _report(phases: dict[str, list[Visit]], most_at_once: int, health: HealthPoller,
+def _seconds_in_worker(records: list[dict], visits: list[Visit]) -> np.ndarray:
+    """Each job of these visitors: seconds from its worker starting it to its end — the
+    training alone, without the queue's wait or the page's."""
+    workspaces = {seen.workspace for seen in visits}
+    return np.array([record["ended"] - record["started"] for record in records
+                     if record["workspace"] in workspaces])
+
+
+def _report(phases: dict[str, list[Visit]], records: list[dict], health: HealthPoller,
             spans: dict[str, tuple[float, float]], server_peak: float,
             child_peaks: list[float]) -> str:
     loaded = phases["load"]
@@ -319,6 +342,8 @@ def _report(phases: dict[str, list[Visit]], most_at_once: int, health: HealthPol
     first_loss = np.array([seen.first_loss for seen in loaded])
     done = np.array([seen.done for seen in loaded])
     round_s = max(seen.done for seen in phases["baseline"])
+    baseline_jobs = _seconds_in_worker(records, phases["baseline"])
+    loaded_jobs = _seconds_in_worker(records, loaded)
     rounds = math.ceil(VISITORS / SLOTS)
     slowest = max(health.polls, key=lambda poll: poll.seconds)
     timeline = ", ".join(f"{phase} {start - health.began:.0f}–{end - health.began:.0f} s"
@@ -336,9 +361,12 @@ def _report(phases: dict[str, list[Visit]], most_at_once: int, health: HealthPol
         f"[load] baseline round ({SLOTS} runs at once): {round_s:.1f} s; "
         f"p95(click → done) / (round × {rounds}) = "
         f"{np.percentile(done, 95) / (round_s * rounds):.2f} (target <= 1.25)\n"
-        f"[load] most jobs training at once: {most_at_once}; health: {len(health.polls)} "
-        f"polls, {sum(bool(poll.error) for poll in health.polls)} failed, slowest "
-        f"{slowest.seconds:.2f} s (at {slowest.at:.0f} s)\n"
+        f"[load] a job in its worker (start → end): baseline p50 "
+        f"{np.percentile(baseline_jobs, 50):.1f} s; under load p50 "
+        f"{np.percentile(loaded_jobs, 50):.1f} s, p95 {np.percentile(loaded_jobs, 95):.1f} s\n"
+        f"[load] most jobs training at once: {_most_at_once(records)}; health: "
+        f"{len(health.polls)} polls, {sum(bool(poll.error) for poll in health.polls)} failed, "
+        f"slowest {slowest.seconds:.2f} s (at {slowest.at:.0f} s)\n"
         f"[load] peak memory (VmHWM): server {server_peak:.0f} MiB; its child processes "
         f"(workers, resource tracker) {', '.join(f'{peak:.0f}' for peak in child_peaks)} MiB"
     )
@@ -361,9 +389,8 @@ def test_twenty_visitors_train_at_once(tmp_path: Path, capsys) -> None:
         child_peaks = [peak_memory_mib(pid) for pid in children(server.pid)]
     records = [json.loads(path.read_text())
                for path in (home / "workspaces").glob("*/jobs/*.json")]
-    most_at_once = _most_at_once(records)
     with capsys.disabled():
-        print(_report(phases, most_at_once, health, spans, server_peak, child_peaks))
+        print(_report(phases, records, health, spans, server_peak, child_peaks))
 
     store = RunStore(home / "runs")
     runs = store.list()
@@ -379,7 +406,7 @@ def test_twenty_visitors_train_at_once(tmp_path: Path, capsys) -> None:
         assert seen.run_ids == (info.id,)
         stored = Connectivity.load(info.path / MASKS_FILE).input_mask
         np.testing.assert_array_equal(stored, painted)  # the visitor's stroke, trained
-    assert most_at_once <= SLOTS
+    assert _most_at_once(records) <= SLOTS
     failed = [(round(poll.at, 1), poll.error) for poll in health.polls if poll.error]
     assert not failed, (
         f"{len(failed)} of {len(health.polls)} health checks failed, at (s, error): {failed}")
