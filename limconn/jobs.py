@@ -136,6 +136,35 @@ class JobSnapshot:
         return [run.run_id for run in self.runs if run.run_id]
 
 
+WATCH_SECONDS = {"training": 1.5, "next": 4.0, "waiting": 10.0}
+"""How often a page redraws a job card: while the job trains or is being handed to a worker,
+while it waits for the next free worker, and while it waits further back in the queue."""
+
+
+def watch_seconds(snapshots: Sequence[JobSnapshot], slots: int) -> float | None:
+    """How often a page showing these jobs should redraw them, or `None` once all ended.
+
+    A job far back in the queue changes only its position, so it is looked at less often:
+    on a shared server, most watched jobs are waiting, and every redraw costs the visitor's
+    browser a rerun.
+
+    Args:
+        snapshots: the jobs shown.
+        slots: how many jobs the queue trains at once.
+
+    Example:
+    >>> watch_seconds([], slots=2) is None
+    True
+    """
+    paces = []
+    for snapshot in snapshots:
+        if snapshot.status == RUNNING or (snapshot.status == QUEUED and snapshot.position < 1):
+            paces.append(WATCH_SECONDS["training"])
+        elif snapshot.status == QUEUED:
+            paces.append(WATCH_SECONDS["next" if snapshot.position <= slots else "waiting"])
+    return min(paces, default=None)
+
+
 class _RunState:
     def __init__(self, name: str, history=(), run_id: str = ""):
         self.name = name

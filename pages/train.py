@@ -3,7 +3,7 @@
 import streamlit as st
 
 from limconn import data
-from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL
+from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, watch_seconds
 from limconn.plots import live_loss_spec, sequence_preview
 from limconn.strategies import STRATEGIES, enforcement_of
 from limconn.trainconfig import OPTIMIZERS, TrainConfig
@@ -137,18 +137,26 @@ def show_job(job) -> None:
             st.success(f"{snapshot.status}{note}: saved as {saved}; see Compare.")
 
 
-def live_jobs(workspace: str, statuses: set[str]) -> None:
-    """The job cards, redrawn by a fragment at the pace the page set for `statuses`.
+def live_jobs(workspace: str, pace: tuple[set[str], float | None]) -> None:
+    """The job cards, redrawn by a fragment every `pace[1]` seconds.
 
-    When a job starts or ends, the whole page reruns to set the pace again: a fragment's
-    `run_every` is fixed when the page runs, so a job that waited in the queue would
-    otherwise be watched at the queue's slower pace, and finished jobs polled forever.
+    When a job starts or ends, or the pace its place in the queue calls for changes, the
+    whole page reruns to set the pace again: a fragment's `run_every` is fixed when the
+    page runs, so a job that waited in the queue would otherwise be watched at the queue's
+    slower pace, and finished jobs polled forever.
     """
     jobs = resources.job_queue().jobs(workspace, limit=6)
-    if {job.status for job in jobs} != statuses:
+    if jobs_pace(jobs) != pace:
         st.rerun()
     for job in jobs:
         show_job(job)
+
+
+def jobs_pace(jobs) -> tuple[set[str], float | None]:
+    """The jobs' statuses and how often to redraw them (`limconn.jobs.watch_seconds`)."""
+    snapshots = [job.snapshot() for job in jobs]
+    return ({snapshot.status for snapshot in snapshots},
+            watch_seconds(snapshots, resources.job_queue().max_concurrent))
 
 
 def seeds(first: int, count: int) -> list[int]:
@@ -257,9 +265,8 @@ with action_box:
     remember_choices()
 
     jobs = resources.job_queue().jobs(workspace, limit=6)
-    statuses = {job.status for job in jobs}
-    every = 1.5 if RUNNING in statuses else 4.0 if QUEUED in statuses else None
+    pace = jobs_pace(jobs)
     st.subheader("Jobs")
     if not jobs:
         st.caption("Jobs of this workspace show here, live, and come back after a reload.")
-    st.fragment(run_every=every)(live_jobs)(workspace, statuses)
+    st.fragment(run_every=pace[1])(live_jobs)(workspace, pace)

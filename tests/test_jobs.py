@@ -9,7 +9,19 @@ import time
 import pytest
 
 from limconn import data, jobs, presets
-from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, JobQueue, JobStore
+from limconn.jobs import (
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    TERMINAL,
+    WATCH_SECONDS,
+    JobQueue,
+    JobSnapshot,
+    JobStore,
+    watch_seconds,
+)
 from limconn.runs import RunStore
 from limconn.settings import Limits
 from limconn.trainconfig import TrainConfig
@@ -99,6 +111,21 @@ def test_workspaces_are_served_in_turn(dataset, tmp_path):
         queue.close()
     started = sorted((j.snapshot().started, j.workspace) for j in (second, third, other))
     assert [workspace for _, workspace in started] == ["a", "b", "a"]
+
+
+def test_a_page_watches_a_job_less_often_the_further_back_it_waits():
+    def job(status, position=0):
+        return JobSnapshot(id="j", workspace="w", status=status, position=position, runs=(),
+                           error="", submitted=0.0, started=None, ended=None, version=0)
+
+    far, next_up = job(QUEUED, position=3), job(QUEUED, position=2)
+    assert watch_seconds([far], slots=2) == WATCH_SECONDS["waiting"]
+    assert watch_seconds([far, next_up], slots=2) == WATCH_SECONDS["next"]
+    handed_to_a_worker = job(QUEUED, position=0)
+    assert watch_seconds([far, handed_to_a_worker], slots=2) == WATCH_SECONDS["training"]
+    assert watch_seconds([job(RUNNING), far], slots=2) == WATCH_SECONDS["training"]
+    assert watch_seconds([job(DONE), job(FAILED)], slots=2) is None
+    assert WATCH_SECONDS["training"] < WATCH_SECONDS["next"] < WATCH_SECONDS["waiting"]
 
 
 def test_stopping_a_queued_job_ends_it_and_a_running_one_keeps_its_partial_run(
