@@ -726,24 +726,14 @@ def _list_runs(args) -> int:
 
 
 def _group_rows(store: runs.RunStore, infos) -> list[dict]:
-    """`limconn.compare.group_rows` of the readable runs, in the table's words."""
+    """`limconn.compare.group_table` of the readable runs."""
     loaded = []
     for info in infos:
         try:
             loaded.append(store.load(info.id, info.workspace))
         except ValueError as error:
             print(f"limconn: skipped {info.path}: {_one_line(error)}", file=sys.stderr)
-    rows = []
-    for row in compare.group_rows(compare.group_runs(loaded)):
-        rows.append({
-            "group": row["group"], "strategy": row["strategy"], "n": row["n"],
-            "seeds": row["seeds"],
-            "best val loss": compare.mean_std_text(row["best val loss mean"],
-                                                   row["best val loss std"]),
-            "final val loss": compare.mean_std_text(row["final val loss mean"],
-                                                    row["final val loss std"]),
-        })
-    return rows
+    return compare.group_table(compare.group_runs(loaded))
 
 
 def _export_run(args) -> int:

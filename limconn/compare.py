@@ -245,6 +245,19 @@ def group_rows(groups: Iterable[Group]) -> list[dict]:
     return rows
 
 
+def group_table(groups: Iterable[Group]) -> list[dict]:
+    """`group_rows` as the grouped table shows them, on Compare and in `runs list --group`:
+    group, strategy, n, best and final validation loss as mean ± std, seeds."""
+    return [{
+        "group": row["group"], "strategy": row["strategy"], "n": row["n"],
+        "best val loss (mean ± std)": mean_std_text(row["best val loss mean"],
+                                                    row["best val loss std"]),
+        "final val loss (mean ± std)": mean_std_text(row["final val loss mean"],
+                                                     row["final val loss std"]),
+        "seeds": row["seeds"],
+    } for row in group_rows(groups)]
+
+
 def mean_std_text(mean: float | None, std: float | None) -> str:
     """`"0.0123 ± 0.0004"`, or `"-"` without values."""
     if mean is None:

@@ -75,15 +75,7 @@ if grouped:
                 next(iter(values.values()), [])) + 1)), values=values, bands=bands,
         ))
     st.plotly_chart(loss_curves(curves, x="epoch", log=log_scale), key="compare.curves")
-    rows = compare.group_rows(groups)
-    table = pd.DataFrame([{
-        "group": row["group"], "strategy": row["strategy"], "n": row["n"],
-        "best val loss (mean ± std)": compare.mean_std_text(row["best val loss mean"],
-                                                            row["best val loss std"]),
-        "final val loss (mean ± std)": compare.mean_std_text(row["final val loss mean"],
-                                                             row["final val loss std"]),
-        "seeds": row["seeds"],
-    } for row in rows])
+    table = pd.DataFrame(compare.group_table(groups))
     st.dataframe(table, hide_index=True)
 else:
     curves = [Curve(
