@@ -104,9 +104,9 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
     )
 
 
-def show_job(job) -> None:
-    """One job's live card: status, its runs' progress, their losses, Stop."""
-    snapshot = job.snapshot()
+def show_job(job, snapshot) -> None:
+    """One job's live card (`snapshot`, taken just now): status, its runs' progress, their
+    losses, Stop."""
     with st.container(border=True):
         title, button = st.columns([5, 1])
         names = ", ".join(run.name for run in snapshot.runs)
@@ -146,15 +146,15 @@ def live_jobs(workspace: str, pace: tuple[set[str], float | None]) -> None:
     slower pace, and finished jobs polled forever.
     """
     jobs = resources.job_queue().jobs(workspace, limit=6)
-    if jobs_pace(jobs) != pace:
-        st.rerun()
-    for job in jobs:
-        show_job(job)
-
-
-def jobs_pace(jobs) -> tuple[set[str], float | None]:
-    """The jobs' statuses and how often to redraw them (`limconn.jobs.watch_seconds`)."""
     snapshots = [job.snapshot() for job in jobs]
+    if jobs_pace(snapshots) != pace:
+        st.rerun()
+    for job, snapshot in zip(jobs, snapshots, strict=True):
+        show_job(job, snapshot)
+
+
+def jobs_pace(snapshots) -> tuple[set[str], float | None]:
+    """The jobs' statuses and how often to redraw them (`limconn.jobs.watch_seconds`)."""
     return ({snapshot.status for snapshot in snapshots},
             watch_seconds(snapshots, resources.job_queue().max_concurrent))
 
@@ -265,7 +265,7 @@ with action_box:
     remember_choices()
 
     jobs = resources.job_queue().jobs(workspace, limit=6)
-    pace = jobs_pace(jobs)
+    pace = jobs_pace([job.snapshot() for job in jobs])
     st.subheader("Jobs")
     if not jobs:
         st.caption("Jobs of this workspace show here, live, and come back after a reload.")
