@@ -25,6 +25,7 @@ from limconn.jobs import (
 from limconn.runs import RunStore
 from limconn.settings import Limits
 from limconn.trainconfig import TrainConfig
+from tests.intervals import most_at_once
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +38,6 @@ def _wait_until(condition, timeout=120):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
-
-
-def _most_at_once(snapshots) -> int:
-    moments = sorted([(s.started, 1) for s in snapshots] + [(s.ended, -1) for s in snapshots])
-    running = most = 0
-    for _, change in moments:
-        running += change
-        most = max(most, running)
-    return most
 
 
 def _queue(tmp_path, **limits) -> JobQueue:
@@ -71,7 +63,7 @@ def test_queue_runs_at_most_n_at_once_saves_runs_and_ends_every_job(dataset, tmp
         queue.close()
     done = [job.snapshot() for job in submitted[:4]]
     assert [s.status for s in done] == ["done"] * 4
-    assert 1 <= _most_at_once(done) <= 2
+    assert 1 <= most_at_once((s.started, s.ended) for s in done) <= 2
     assert all(len(s.history) == 3 and s.run_id for s in done)
     assert sorted(info.name for info in queue.store.list("ws")) == [f"run {n}" for n in range(4)]
     failed = submitted[-1].snapshot()
@@ -111,6 +103,12 @@ def test_workspaces_are_served_in_turn(dataset, tmp_path):
         queue.close()
     started = sorted((j.snapshot().started, j.workspace) for j in (second, third, other))
     assert [workspace for _, workspace in started] == ["a", "b", "a"]
+
+
+def test_most_at_once_counts_overlaps_and_not_a_hand_over():
+    assert most_at_once([(0, 2), (1, 3), (2, 4)]) == 2  # the first ends as the third starts
+    assert most_at_once([(0, 5), (1, 2), (3, 4), (1.5, 3.5)]) == 3
+    assert most_at_once([]) == 0
 
 
 def test_a_page_watches_a_job_less_often_the_further_back_it_waits():

@@ -56,6 +56,7 @@ from tests.browser import (
     launch_chromium,
     streamlit_process,
 )
+from tests.intervals import most_at_once
 
 pytestmark = [pytest.mark.load, pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -316,13 +317,7 @@ async def all_phases(url: str, spans: dict[str, tuple[float, float]]) -> dict[st
 
 def _most_at_once(records: list[dict]) -> int:
     """The most jobs training at one moment, from their records' started/ended times."""
-    edges = sorted([(record["started"], 1) for record in records]
-                   + [(record["ended"], -1) for record in records])  # an end sorts first
-    most = running = 0
-    for _, change in edges:
-        running += change
-        most = max(most, running)
-    return most
+    return most_at_once((record["started"], record["ended"]) for record in records)
 
 
 def _seconds_in_worker(records: list[dict], visits: list[Visit]) -> np.ndarray:
