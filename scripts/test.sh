@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Python packages, the optional extras the tests cover: torch
-# and ncps, Ray; Debian's Chromium for the browser tests and Node.js for the painter's
-# JavaScript tests) and runs the whole suite: first the JavaScript tests (`node --test`),
-# then pytest. Extra arguments go to pytest.
+# Installs what the tests need and runs the whole suite. Python packages come from the exact
+# pins of requirements-dev.txt (the app, the optional extras the tests cover: torch and ncps,
+# Ray, and the test tools; `bash scripts/lock.sh` regenerates them); Debian's Chromium serves the
+# browser tests and Node.js the painter's JavaScript tests. First `node --test`, then pytest;
+# extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
-  -r requirements-extras.txt -r requirements-ray.txt
+python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

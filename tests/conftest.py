@@ -1,5 +1,9 @@
 """Shared test setup.
 
+Time limits: a hung test fails within minutes, not after a quarter of an hour. Every test gets
+`timeout` in pyproject.toml (4 minutes), browser tests `BROWSER_TIMEOUT_SECONDS`;
+a test's own `@pytest.mark.timeout(...)` (the load test's) wins over both.
+
 Browser tests use pytest-playwright's `context`/`page` fixtures, with two changes: the
 browser is Debian's Chromium (see `tests/browser.py`), and a failing test leaves a
 screenshot of its page in `test-artifacts/`.
@@ -12,6 +16,16 @@ import os
 import pytest
 
 from tests.browser import CHROMIUM, launch_chromium, save_screenshot
+
+
+BROWSER_TIMEOUT_SECONDS = 420
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests (a real server and Chromium on 2 cores) get a longer time limit."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(BROWSER_TIMEOUT_SECONDS))
 
 
 @pytest.hookimpl(hookwrapper=True)
