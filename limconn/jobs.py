@@ -850,6 +850,11 @@ class JobQueue:
             checked = 0.0
             while not self._closed.is_set():
                 if time.monotonic() - checked > _POLL_SECONDS:
+                    # Every event already sent first: a worker's "saving" may be waiting
+                    # behind progress events, and must count before a time-limit kill.
+                    with contextlib.suppress(queue_module.Empty):
+                        while True:
+                            self._apply_safely(self._events.get_nowait())
                     self._check_workers()
                     checked = time.monotonic()
                 try:
