@@ -11,9 +11,15 @@ What a lab server needs from it:
 * **Fair**: waiting jobs are served round-robin across workspaces, so one visitor's "train
   all designs" never holds everyone else back; a workspace may have at most
   `limits.max_queued_jobs` jobs queued or training.
-* **Bounded**: limits are checked at `submit`; a queued job's data waits on disk, not in
-  memory; a run past its time limit stops within a batch, validation included, and a worker
-  that still has not finished `max(10 s, 10 %)` later is killed and replaced.
+* **Bounded**: limits are checked at `submit`: each job's sizes and estimated training
+  memory, and server-wide caps no number of fresh workspaces can multiply (jobs queued or
+  training, bytes of queued data). A queued job's data waits on disk, not in memory. A
+  run's time limit counts training only, from its first batch: past it the run stops within
+  a batch, validation included, and a worker that still trains `max(10 s, 10 %)` later is
+  killed and replaced; a run being saved is never killed.
+* **One server per home**: a queue with a home holds `<home>/server.lock` while it lives; a
+  second one on the same home refuses to start, naming the first one's pid and host. At
+  start it removes what a stopped server left (`clean_leftovers`).
 * **Never hangs**: every job ends in a terminal status: done, stopped (partial runs kept),
   failed (with the message) or interrupted (the server stopped). A worker that dies, a
   worker that cannot be restarted, an event that cannot be processed, or the queue's own
@@ -42,11 +48,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import fcntl
 import json
+import logging
 import multiprocessing
 import os
 import queue as queue_module
 import secrets
+import shutil
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -54,14 +64,21 @@ from pathlib import Path
 
 import numpy as np
 
+from limconn.capacity import MB
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset, Normalization
+from limconn.diskio import write_atomically
+from limconn.runs import TEMP_PREFIX
 from limconn.settings import Limits
-from limconn.workspaces import workspace_folder, write_atomically
+from limconn.workspaces import workspace_folder
 
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
 FAILED, INTERRUPTED = "failed", "interrupted"
 TERMINAL = (DONE, STOPPED, FAILED, INTERRUPTED)
+TRAINING, SAVING = "training", "saving"
+"""Events a worker sends as a job's first batch begins and as its runs start being saved:
+the time limit counts between the two."""
+_LOG = logging.getLogger(__name__)
 _POLL_SECONDS = 0.25
 _BATCH_EVENT_SECONDS = 0.25
 """A worker sends at most one batch event per run this often (epoch events always go)."""
@@ -74,6 +91,78 @@ _RECORDS_KEPT = 50
 def kill_grace(max_seconds: float) -> float:
     """How long past its time limit a run may take to stop before its worker is killed."""
     return max(10.0, 0.1 * max_seconds)
+
+
+class ServerLock:
+    """`<home>/server.lock`, held (`flock`) by one server for its lifetime, with its pid and
+    host written inside.
+
+    Two servers on one home would each mark the other's live jobs interrupted and show its
+    records stale forever, so the second one refuses to start. The lock goes with the
+    process that holds it, however it ends.
+
+    Raises:
+        RuntimeError: naming the lock file and the pid and host of the server holding it.
+    """
+
+    FILE = "server.lock"
+
+    def __init__(self, home: str | os.PathLike):
+        self.path = Path(home) / self.FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "a server that wrote nothing yet"
+            self._file.close()
+            raise RuntimeError(
+                f"Another limconn server uses this home: {self.path} is held by {holder}. "
+                "One server per LIMCONN_HOME: stop that one, or give this one a home of its "
+                "own (to train more at once, use LIMCONN_RAY_ADDRESS)."
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        if not self._file.closed:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+
+
+def clean_leftovers(home: str | os.PathLike, store=None) -> list[Path]:
+    """Removes what a stopped server left behind and returns what it removed (and logs it).
+
+    That is: temporary run folders and files (`.tmp-*` in the run store, from a worker
+    killed while saving or deleting a run) and queued jobs' datasets (`<home>/spool`). Call
+    it only while no server uses `home`, as `JobQueue` does right after taking its
+    `ServerLock`: no spooled dataset is then a live job's.
+
+    Args:
+        home: the server's home.
+        store: its `limconn.runs.RunStore`, or `None` to leave run folders alone.
+    """
+    spool = Path(home) / "spool"
+    leftovers = sorted(spool.glob("*.npz")) if spool.is_dir() else []
+    if store is not None:
+        root = Path(store.root)
+        leftovers += sorted(root.glob(f"*/{TEMP_PREFIX}*")) + sorted(
+            root.glob(f"*/*/{TEMP_PREFIX}*"))
+    removed = []
+    for path in leftovers:
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    if removed:
+        _LOG.warning("Removed %d leftover(s) of a stopped server: %s", len(removed),
+                     ", ".join(str(path) for path in removed))
+    return removed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +295,9 @@ class Job:
         self._ended: float | None = None
         self._version = 0
         self.spool: Path | None = None
+        self.spool_bytes = 0
+        self._training_since: float | None = None
+        self._saving = False
 
     @property
     def status(self) -> str:
@@ -494,13 +586,16 @@ class JobQueue:
             `"local"` starts Ray here) instead of in local worker processes; at most
             `max_concurrent` at once all the same.
 
-    The worker processes start with the first `submit`; `close()` ends them. Creating a
-    queue with a `home` marks the records of jobs a previous server left unfinished as
-    interrupted.
+    The worker processes start with the first `submit`; `close()` ends them. A queue with
+    a `home` holds the home's `ServerLock` until `close()`, marks the records of jobs a
+    previous server left unfinished as interrupted, and removes its leftovers
+    (`clean_leftovers`).
 
     Raises:
-        ValueError: from `submit`, if a run is over a limit, the design and data disagree, or
-            the workspace has too many jobs already.
+        RuntimeError: if another server holds the home's lock (the message names its pid
+            and host).
+        ValueError: from `submit`, if a run is over a limit, the design and data disagree,
+            the workspace has too many jobs already, or the server is busy.
     """
 
     def __init__(self, limits: Limits | None = None, store=None, home=None,
@@ -514,14 +609,17 @@ class JobQueue:
         self.max_concurrent = concurrent
         self.store = store
         self.ray_address = ray_address
+        self._lock: ServerLock | None = None
         if home is None:
             import tempfile
 
             home = tempfile.mkdtemp(prefix="limconn-jobs-")
             self._records = None
         else:
+            self._lock = ServerLock(home)
             self._records = JobStore(home)
             self._records.mark_interrupted()
+            clean_leftovers(home, store)
         self._spool = Path(home) / "spool"
         self._spool.mkdir(parents=True, exist_ok=True)
         self._context = multiprocessing.get_context("spawn")
@@ -552,6 +650,9 @@ class JobQueue:
             dataset: the data; written to disk until a worker takes the job.
             workspace: whose job it is.
             names: one run name per design (default: design, strategy, data).
+
+        A job counts against the server-wide caps from here until it ends; nothing already
+        queued is touched when a new one is refused.
         """
         designs = [designs] if isinstance(designs, Connectivity) else list(designs)
         if not designs:
@@ -571,30 +672,62 @@ class JobQueue:
         self.limits.check(epochs=config.epochs)
         self.limits.check_data(dataset.num_samples, dataset.timesteps, dataset.input_dim,
                                dataset.output_dim)
+        self.limits.check_job(batch_size=config.batch_size, units=[d.units for d in designs],
+                              samples=dataset.num_samples, timesteps=dataset.timesteps,
+                              features=dataset.input_dim)
+        data_bytes = int(dataset.x.nbytes + dataset.y.nbytes)
         with self._condition:
             if self._closed.is_set() or self._broken:
                 raise ValueError(self._broken or "This job queue is closed.")
-            active = [job for job in self._by_workspace[workspace]
-                      if job.status in (QUEUED, RUNNING)]
-            if len(active) >= self.limits.max_queued_jobs:
-                raise ValueError(
-                    f"This workspace has {len(active)} jobs queued or training; this server "
-                    f"allows {self.limits.max_queued_jobs} at once. Wait for one to end or "
-                    "stop one."
-                )
+            self._check_room(workspace, data_bytes)
             job = Job(self, secrets.token_hex(6), workspace, config, designs, names)
-            job.spool = self._spool / f"{job.id}.npz"
-        spool_dataset(dataset, job.spool)
-        with self._condition:
-            self._start_workers()
+            job.spool, job.spool_bytes = self._spool / f"{job.id}.npz", data_bytes
+            # Counted from now (the caps hold for concurrent submits); queued once spooled.
             self._jobs[job.id] = job
             self._by_workspace[workspace].append(job)
-            if workspace not in self._turns:
-                self._turns.append(workspace)
-            self._waiting.setdefault(workspace, collections.deque()).append(job)
-            self._dispatch()
-        self._record(job)
+        try:
+            spool_dataset(dataset, job.spool)
+        except BaseException:
+            with self._condition:
+                self._jobs.pop(job.id, None)
+                self._by_workspace[workspace].remove(job)
+            job.spool.unlink(missing_ok=True)
+            raise
+        with self._condition:
+            queued = not self._closed.is_set() and job.status == QUEUED
+            if queued:
+                self._start_workers()
+                if workspace not in self._turns:
+                    self._turns.append(workspace)
+                self._waiting.setdefault(workspace, collections.deque()).append(job)
+                self._dispatch()
+        if queued:
+            self._record(job)
+        else:  # the queue closed (or broke) while the data was written
+            self._finish(job, INTERRUPTED, "the server stopped before this job was queued")
         return job
+
+    def _check_room(self, workspace: str, data_bytes: int) -> None:
+        """Refuses a job over the workspace's or the server's caps (`_condition` held)."""
+        in_workspace = sum(job.status in (QUEUED, RUNNING)
+                           for job in self._by_workspace[workspace])
+        if in_workspace >= self.limits.max_queued_jobs:
+            raise ValueError(
+                f"This workspace has {in_workspace} jobs queued or training; this server "
+                f"allows {self.limits.max_queued_jobs} at once. Wait for one to end or "
+                "stop one."
+            )
+        active = [job for job in self._jobs.values() if job.status in (QUEUED, RUNNING)]
+        if len(active) >= self.limits.max_server_jobs:
+            raise ValueError(f"The server is busy: {len(active)} jobs are queued or training; "
+                             "try again later.")
+        spooled = sum(job.spool_bytes for job in active)
+        if spooled + data_bytes > self.limits.max_spool_mb * MB:
+            raise ValueError(
+                f"The server is busy: queued jobs' data takes {spooled / MB:,.1f} MB of the "
+                f"{self.limits.max_spool_mb:,} MB it keeps, and this job's data is "
+                f"{data_bytes / MB:,.1f} MB; try again later."
+            )
 
     def jobs(self, workspace: str, limit: int | None = None) -> list[Job]:
         """The workspace's jobs, newest first: this server's, and after a restart the
@@ -639,6 +772,8 @@ class JobQueue:
         for job in unfinished:
             was = job.status
             self._finish(job, INTERRUPTED, f"the server stopped while this job was {was}")
+        if self._lock is not None:
+            self._lock.release()
 
     # ---------------------------------------------------------------------------------------
     # Dispatch
@@ -715,6 +850,11 @@ class JobQueue:
             checked = 0.0
             while not self._closed.is_set():
                 if time.monotonic() - checked > _POLL_SECONDS:
+                    # Every event already sent first: a worker's "saving" may be waiting
+                    # behind progress events, and must count before a time-limit kill.
+                    with contextlib.suppress(queue_module.Empty):
+                        while True:
+                            self._apply_safely(self._events.get_nowait())
                     self._check_workers()
                     checked = time.monotonic()
                 try:
@@ -746,6 +886,10 @@ class JobQueue:
         elif kind == RUNNING:
             job._set(RUNNING, at=payload)
             self._record(job)
+        elif kind == TRAINING:
+            job._training_since = payload
+        elif kind == SAVING:
+            job._saving = True
         else:
             status, error, run_ids, at = payload
             job._set(status, error=error, run_ids=run_ids, at=at)
@@ -765,8 +909,9 @@ class JobQueue:
             job.spool.unlink(missing_ok=True)
 
     def _check_workers(self) -> None:
-        """Fails the job of a dead worker, kills a worker whose run overran its time limit
-        by more than `kill_grace`, and (re)starts missing workers."""
+        """Fails the job of a dead worker, kills a worker whose run trained past its time
+        limit by more than `kill_grace` (not one saving its runs), and (re)starts missing
+        workers."""
         now = time.time()
         with self._condition:
             if self._closed.is_set():
@@ -783,7 +928,8 @@ class JobQueue:
                             "the server may be out of memory"))
                         worker.job = None
                     self._workers[index] = None
-                elif job is not None and job._started and now - job._started > overdue:
+                elif (job is not None and job._training_since and not job._saving
+                      and now - job._training_since > overdue):
                     self._finish(job, FAILED, (
                         f"the time limit of {self.limits.max_seconds:g} s passed and the run "
                         f"did not stop within {kill_grace(self.limits.max_seconds):g} s more; "
@@ -869,7 +1015,8 @@ def _train_task(task, store_root, max_runs, send, stop) -> tuple:
     """Trains one job's group and saves its runs; returns the job's "ended" event.
 
     `send` takes progress events, at most one batch event per run every
-    `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end).
+    `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end), and the `TRAINING` and
+    `SAVING` events that bound the time the queue's time limit counts.
     """
     from limconn.runs import RunStore
     from limconn.training import train_group
@@ -893,7 +1040,9 @@ def _train_task(task, store_root, max_runs, send, stop) -> tuple:
 
     try:
         results = train_group(config, designs, dataset, on_progress=report, stop_event=stop,
-                              max_seconds=max_seconds)
+                              max_seconds=max_seconds,
+                              on_start=lambda: send((job_id, TRAINING, time.time())))
+        send((job_id, SAVING, time.time()))
         store = None if store_root is None else RunStore(store_root)
         run_ids = ["" if store is None else store.save(result, workspace, name,
                                                        keep=max_runs).id

@@ -27,8 +27,9 @@ the process that trained it:
 `train --out DIR`); `RunStore` keeps run folders under a root, `$LIMCONN_HOME/runs`, or
 `~/.limconn/runs` when `LIMCONN_HOME` is not set.
 
-Writes are atomic: a run folder is written in full under a temporary name beginning with
-`.tmp-` next to its final place, then renamed, so a reader sees a whole run or none. A process
+Writes are atomic and durable: a run folder is written in full under a temporary name
+beginning with `.tmp-` next to its final place, flushed to disk, then renamed, so a reader
+(even after a power cut) sees a whole run or none. A process
 killed while writing leaves only a `.tmp-*` folder, which `RunStore.list` reports in
 `RunStore.problems` (with broken folders of any other kind) and skips: one bad folder never
 hides the others.
@@ -67,6 +68,7 @@ import numpy as np
 import limconn
 from limconn import settings
 from limconn.connectivity import Connectivity, mask_npy_bytes
+from limconn.diskio import fsync_folder, fsync_path, locked, write_atomically
 from limconn.enforcement import trained_summary
 from limconn.strategies import enforcement_of
 from limconn.trainconfig import TrainConfig
@@ -176,7 +178,9 @@ def write_run_folder(
         _write_initial_weights(result, temporary / INITIAL_WEIGHTS_FILE)
         record = _run_record(result, run_id=run_id, name=name, workspace=workspace)
         (temporary / RUN_FILE).write_text(_json_text(record), encoding="utf-8")
+        fsync_folder(temporary)  # on disk before the name says the run is whole
         os.rename(temporary, folder)
+        fsync_path(folder.parent)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -361,9 +365,23 @@ class RunStore:
             result, folder, run_id=run_id, name=name or default_name(result), workspace=workspace
         )
         if keep is not None:
-            for old in self.list(workspace)[keep:]:
-                self.delete(old.id, workspace)
+            self.prune(workspace, keep)
         return RunInfo.read(folder)
+
+    def prune(self, workspace: str, keep: int) -> list[str]:
+        """Deletes the workspace's runs beyond its newest `keep`; returns their ids.
+
+        Holds the workspace's lock, so two workers saving at the run limit at once delete
+        each old run once; a run already gone (deleted by hand meanwhile) is skipped.
+
+        Raises:
+            ValueError: if `workspace` is not a safe folder name.
+        """
+        with locked(self._workspace_folder(workspace)):
+            doomed = self.list(workspace)[keep:]
+            for info in doomed:
+                _remove_run_folder(info.path)
+        return [info.id for info in doomed]
 
     def list(self, workspace: str | None = None) -> list[RunInfo]:
         """The readable runs of one workspace (or of all when `None`), newest first.
@@ -408,12 +426,7 @@ class RunStore:
         folder = self._run_folder(run_id, workspace)
         record = _read_record(folder)
         record["name"] = new_name.strip()
-        temporary = folder / f"{TEMP_PREFIX}{RUN_FILE}-{secrets.token_hex(4)}"
-        try:
-            temporary.write_text(_json_text(record), encoding="utf-8")
-            os.replace(temporary, folder / RUN_FILE)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_atomically(folder / RUN_FILE, _json_text(record).encode("utf-8"))
         return RunInfo.read(folder)
 
     def delete(self, run_id: str, workspace: str = "default") -> None:
@@ -425,10 +438,7 @@ class RunStore:
         Raises:
             ValueError: for an unsafe name or a run that does not exist.
         """
-        folder = self._run_folder(run_id, workspace)
-        doomed = folder.parent / f"{TEMP_PREFIX}deleting-{run_id}-{secrets.token_hex(4)}"
-        os.rename(folder, doomed)
-        shutil.rmtree(doomed)
+        _remove_run_folder(self._run_folder(run_id, workspace))
 
     def export_zip(self, run_id: str, workspace: str = "default") -> bytes:
         """The run folder as the bytes of a `.zip`, with each mask also as an `.npy` file.
@@ -478,6 +488,18 @@ class RunStore:
                 except ValueError as error:
                     self.problems.append((entry, str(error)))
         return found
+
+
+def _remove_run_folder(folder: Path) -> None:
+    """Renames a run folder to a `.tmp-` name, then deletes it: a process killed meanwhile
+    leaves a folder `list` reports as unfinished, not a half-deleted run. One already gone
+    is not an error."""
+    doomed = folder.parent / f"{TEMP_PREFIX}deleting-{folder.name}-{secrets.token_hex(4)}"
+    try:
+        os.rename(folder, doomed)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed)
 
 
 def _run_record(result: RunResult, *, run_id: str, name: str, workspace: str) -> dict:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from limconn.capacity import MB, training_memory_bytes
 
 PAINTER_MAX_SIDE = 256
 """The most rows or columns the app's painter shows; designs on the server stay within it."""
@@ -49,6 +51,16 @@ class Limits:
         max_runs: runs kept per workspace; saving one more deletes the oldest.
         max_designs: designs kept per workspace.
         max_upload_mb: the largest uploaded file, in MB (designs, masks, data).
+        max_batch_size: sequences per training step.
+        max_designs_per_job: designs trained together in one job ("Train all designs").
+        max_job_memory_mb: the training memory one job may need, in MB, as
+            `limconn.capacity.training_memory_bytes` estimates it before the job is queued.
+        max_server_jobs: jobs queued or training on the whole server, all workspaces
+            together (each fresh browser tab is a fresh workspace).
+        max_spool_mb: MB of queued jobs' datasets waiting on disk, all jobs together.
+        max_new_workspaces_per_hour: anonymous workspaces the server opens per hour.
+        max_cached_data_mb: MB of datasets (tasks, parsed uploads) the server process keeps
+            in memory between reruns, all visitors together.
 
     Raises:
         ValueError: if a value is not a positive number (or over the painter's 256 for
@@ -67,6 +79,14 @@ class Limits:
     max_runs: int = 200
     max_designs: int = 50
     max_upload_mb: int = 50
+    # Server-wide caps; the defaults fit a 2-core, 24 GiB server running 2 workers.
+    max_batch_size: int = 4096
+    max_designs_per_job: int = 16
+    max_job_memory_mb: int = 6144
+    max_server_jobs: int = 40
+    max_spool_mb: int = 4096
+    max_new_workspaces_per_hour: int = 120
+    max_cached_data_mb: int = 512
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -143,6 +163,25 @@ class Limits:
     def check_data(self, samples: int, timesteps: int, features: int, outputs: int) -> None:
         """Refuses a dataset over any limit, before its arrays are built."""
         self.check(samples=samples, timesteps=timesteps, inputs=features, outputs=outputs)
+
+    def check_job(self, *, batch_size: int, units: Sequence[int], samples: int, timesteps: int,
+                  features: int) -> None:
+        """Refuses a job over the batch size, the designs per job or the training memory
+        (`limconn.capacity.training_memory_bytes`), before it is queued.
+
+        Raises:
+            ValueError: "This job would need about 9,000 MB of memory to train; ...".
+        """
+        self.check(batch_size=batch_size, designs_per_job=len(units))
+        need = training_memory_bytes(samples, timesteps, features, batch_size, units)
+        if need > self.max_job_memory_mb * MB:
+            raise ValueError(
+                f"This job would need about {need / MB:,.0f} MB of memory to train; this server "
+                f"allows {self.max_job_memory_mb:,} MB per job. Received: {samples:,} samples × "
+                f"{timesteps:,} steps × {features:,} features, batch size {batch_size:,}, "
+                f"{len(units)} design(s) of {', '.join(map(str, units))} units. Use fewer "
+                "samples, steps or designs, or a smaller batch."
+            )
 
 
 def _number(value: int | float) -> str:

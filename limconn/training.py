@@ -135,7 +135,8 @@ def train(
         dataset: the data; its `kind` picks the head and the loss.
         on_progress: called with a `Progress` after every batch and every epoch.
         stop_event: when set, training stops after the current batch.
-        max_seconds: stop (keeping the run) once this much time has passed.
+        max_seconds: stop (keeping the run) once this much time has passed since the first
+            batch began.
 
     Raises:
         ValueError: if the design and the data disagree, or `config.init_from` cannot be
@@ -152,6 +153,7 @@ def train_group(
     on_progress: ProgressCallback | None = None,
     stop_event: threading.Event | None = None,
     max_seconds: float | None = None,
+    on_start: Callable[[], Any] | None = None,
 ) -> list[RunResult]:
     """Trains several designs with one config and seed in one model and one loop.
 
@@ -171,7 +173,10 @@ def train_group(
         on_progress: called with one `Progress` per branch after every batch and epoch;
             `Progress.branch` is the design's place in `designs`.
         stop_event: when set, training stops after the current batch.
-        max_seconds: stop (keeping the runs) once this much time has passed.
+        max_seconds: stop (keeping the runs) once this much time has passed since the first
+            batch began: loading data and building the model do not count.
+        on_start: called once, as the first batch begins (when `max_seconds` starts to
+            count; the job queue's own time limit starts there too).
 
     Returns:
         One `RunResult` per design, in order.
@@ -199,7 +204,7 @@ def train_group(
         metrics={name: [_sample_loss(dataset.kind), metric] for name in names},
     )
     reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
-                         max_seconds)
+                         max_seconds, on_start)
     group.fit(
         x_train,
         dict.fromkeys(names, y_train),
@@ -389,7 +394,7 @@ class _Reporter(keras.callbacks.Callback):
     """
 
     def __init__(self, config, train_samples, names, metric, on_progress, stop_event,
-                 max_seconds):
+                 max_seconds, on_start=None):
         super().__init__()
         self.epochs = config.epochs
         self.seed = config.seed
@@ -400,17 +405,22 @@ class _Reporter(keras.callbacks.Callback):
         self.on_progress = on_progress
         self.stop_event = stop_event
         self.max_seconds = max_seconds
+        self.on_start = on_start
         self.histories: list[list[dict]] = [[] for _ in names]
         self.stop_reason = ""
         self.validation_cut = False
         self.epoch = 1
-        self.started = time.perf_counter()
+        self.started: float | None = None
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.started
+        """Seconds since the first batch began (0 before)."""
+        return 0.0 if self.started is None else time.perf_counter() - self.started
 
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.started is None:
+            self.started = time.perf_counter()
+            if self.on_start is not None:
+                self.on_start()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1

@@ -26,17 +26,16 @@ No Streamlit here; `limconn.ui.state` uses this module for the app.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 from limconn.connectivity import Connectivity
+from limconn.diskio import locked as _locked
+from limconn.diskio import write_atomically
 
 SECRET_FILE = "secret"
 _ID_BYTES = 8
@@ -119,27 +118,6 @@ def workspace_folder(home: str | os.PathLike, workspace: str) -> Path:
     from limconn.runs import check_name
 
     return Path(home) / "workspaces" / check_name(workspace, "workspace")
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary sibling and `os.replace`."""
-    temporary = path.with_name(f".tmp-{path.name}-{secrets.token_hex(4)}")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class DesignStore:

@@ -19,9 +19,14 @@ REMEMBERED = ("train.source", "train.task", "train.strategy", "train.epochs", "t
 """Widget keys whose values the workspace remembers (plus every task and strategy field)."""
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def synthetic(task: str, params: tuple, _limits) -> data.Dataset:
-    return data.make_task(task, limits=_limits, **dict(params))
+def cached(*key, make) -> data.Dataset:
+    """A dataset made once per key and kept in the server's byte-capped cache."""
+    return resources.datasets().get(key, make)
+
+
+def file_key(file) -> str:
+    """An upload's own id (each upload gets a new one), or a path."""
+    return getattr(file, "file_id", None) or str(file)
 
 
 def restore_choices() -> None:
@@ -49,7 +54,8 @@ def choose_data(validation_split: float, limits) -> data.Dataset | None:
             entry = data.TASKS.get(task)
             st.caption(entry.summary)
             params = parameter_inputs(entry, key="train.task")
-            return synthetic(task, tuple(sorted(params.items())), limits)
+            return cached("task", task, tuple(sorted(params.items())), limits,
+                          make=lambda: data.make_task(task, limits=limits, **params))
         if source == "Example CSV":
             st.caption("Weekly CO₂ at Mauna Loa, 1958–2001 (public domain): forecast the next "
                        "week from a window of past weeks. It has gaps: choose how to fill them.")
@@ -69,12 +75,14 @@ def uploaded(validation_split: float, limits) -> data.Dataset | None:
         return None
     name = file.name.lower()
     if name.endswith(".npz"):
-        return data.load_npz(file, max_bytes=limits.max_upload_bytes, limits=limits)
+        return cached("npz", file_key(file), make=lambda: data.load_npz(
+            file, max_bytes=limits.max_upload_bytes, limits=limits))
     if name.endswith(".npy"):
         targets = st.file_uploader("Targets y (.npy)", type=["npy"], key="train.targets")
         if targets is None:
             return None
-        return data.load_npy(file, targets, max_bytes=limits.max_upload_bytes, limits=limits)
+        return cached("npy", file_key(file), file_key(targets), make=lambda: data.load_npy(
+            file, targets, max_bytes=limits.max_upload_bytes, limits=limits))
     return csv_dataset(file, validation_split, limits)
 
 
@@ -83,7 +91,8 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
 
     Widget keys carry the file's name, so another file starts from fresh choices.
     """
-    columns = data.csv_columns(file, max_bytes=limits.max_upload_bytes, limits=limits)
+    columns = cached("csv columns", file_key(file), make=lambda: data.csv_columns(
+        file, max_bytes=limits.max_upload_bytes, limits=limits))
     key = f"train.csv.{getattr(file, 'name', file)}"
     left, right = st.columns(2)
     targets = left.multiselect("Target columns", columns, default=columns[-1:],
@@ -97,11 +106,12 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
     policies = data.MISSING_POLICIES
     missing = missing_column.selectbox("Missing values", policies,
                                        index=policies.index(missing), key=f"{key}.missing")
-    return data.load_csv(
-        file, feature_columns=features, target_columns=targets, window=int(window),
-        horizon=int(horizon), validation_split=validation_split, missing=missing,
-        max_bytes=limits.max_upload_bytes, limits=limits,
-    )
+    return cached("csv", file_key(file), tuple(features), tuple(targets), int(window),
+                  int(horizon), validation_split, missing, make=lambda: data.load_csv(
+                      file, feature_columns=features, target_columns=targets,
+                      window=int(window), horizon=int(horizon),
+                      validation_split=validation_split, missing=missing,
+                      max_bytes=limits.max_upload_bytes, limits=limits))
 
 
 def show_job(job, snapshot) -> None:
@@ -173,7 +183,8 @@ with settings_box:
     st.subheader("Settings")
     columns = st.columns(7)
     epochs = columns[0].number_input("Epochs", 1, limits.max_epochs, 10, key="train.epochs")
-    batch_size = columns[1].number_input("Batch size", 1, 4096, 64, key="train.batch")
+    batch_size = columns[1].number_input("Batch size", 1, limits.max_batch_size,
+                                         min(64, limits.max_batch_size), key="train.batch")
     learning_rate = columns[2].number_input("Learning rate", 1e-5, 1.0, 0.01, format="%g",
                                             key="train.lr")
     optimizer = columns[3].selectbox("Optimizer", OPTIMIZERS, key="train.optimizer")

@@ -49,7 +49,7 @@ DESIGN, TRAIN, COMPARE = "pages/design.py", "pages/train.py", "pages/compare.py"
 
 def _clear_resources() -> None:
     for resource in (resources.settings, resources.workspace_keys, resources.run_store,
-                     resources.job_queue):
+                     resources.job_queue, resources.new_workspaces, resources.datasets):
         resource.clear()
 
 

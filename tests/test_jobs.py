@@ -2,8 +2,13 @@
 survive a restart, and a failure in the queue's own machinery fails jobs instead of hanging."""
 
 import json
+import logging
 import os
 import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -15,6 +20,7 @@ from limconn.jobs import (
     INTERRUPTED,
     QUEUED,
     RUNNING,
+    STOPPED,
     TERMINAL,
     WATCH_SECONDS,
     JobQueue,
@@ -168,7 +174,7 @@ def test_a_run_past_its_time_limit_is_ended_by_replacing_its_worker(dataset, tmp
                                                                     monkeypatch):
     """The worker stops a run within a batch of its time limit (validation included); if it
     still has not ended `kill_grace` later, the queue kills the worker. The grace is 0 here,
-    so the kill comes while the worker is still building the model."""
+    so the kill comes while the first batch is still being traced."""
     monkeypatch.setattr(jobs, "kill_grace", lambda seconds: 0.0)
     queue = _queue(tmp_path, max_seconds=0.5)
     design = presets.dense(2, 4)
@@ -178,6 +184,27 @@ def test_a_run_past_its_time_limit_is_ended_by_replacing_its_worker(dataset, tmp
         assert overdue.status == FAILED and "worker was replaced" in overdue.snapshot().error
     finally:
         queue.close()
+
+
+def test_the_time_limit_counts_training_only_and_never_kills_a_run_being_saved(
+    dataset, tmp_path, monkeypatch
+):
+    """A fresh worker imports TensorFlow and builds four branches for seconds, and saving
+    four runs takes seconds too: neither counts, so the job is stopped by its time limit
+    and saved, not killed when the limit and the grace have passed since the worker took
+    it. (Tracing the first batch does count: it took 14 s here, hence the 20 s limit.)"""
+    monkeypatch.setattr(jobs, "kill_grace", lambda seconds: 5.0)
+    queue = _queue(tmp_path, max_seconds=20)
+    designs = [presets.random(2, 4, density=0.5, seed=seed) for seed in range(4)]
+    try:
+        job = queue.submit(TrainConfig(epochs=200, batch_size=16), designs, dataset, "ws",
+                           [f"run {n}" for n in range(4)])
+        assert job.wait(timeout=180)
+    finally:
+        queue.close()
+    snapshot = job.snapshot()
+    assert (snapshot.status, snapshot.error) == (STOPPED, "time limit of 20 s reached")
+    assert len(snapshot.run_ids) == 4
 
 
 def test_a_failure_in_the_queues_machinery_fails_the_job_and_the_queue_goes_on(
@@ -254,12 +281,21 @@ def test_jobs_left_unfinished_by_a_stopped_server_show_as_interrupted_with_their
 
 
 def test_submit_enforces_the_servers_limits(dataset, tmp_path):
-    queue = _queue(tmp_path, max_epochs=5, max_queued_jobs=2, max_units=8)
+    queue = _queue(tmp_path, max_epochs=5, max_queued_jobs=2, max_units=8, max_batch_size=64,
+                   max_designs_per_job=2, max_job_memory_mb=1)
     design = presets.dense(2, 4)
     with pytest.raises(ValueError, match="at most 5 epochs. Received: 6"):
         queue.submit(TrainConfig(epochs=6), design, dataset, "ws")
     with pytest.raises(ValueError, match="at most 8 units. Received: 16"):
         queue.submit(TrainConfig(epochs=1), presets.dense(2, 16), dataset, "ws")
+    with pytest.raises(ValueError, match="at most 64 batch size. Received: 128"):
+        queue.submit(TrainConfig(epochs=1, batch_size=128), design, dataset, "ws")
+    with pytest.raises(ValueError, match="at most 2 designs per job. Received: 3"):
+        queue.submit(TrainConfig(epochs=1, batch_size=16), [design] * 3, dataset, "ws")
+    larger = data.make_task("adding", num_samples=20_000, timesteps=10)
+    with pytest.raises(ValueError, match=r"would need about 5 MB of memory to train; this "
+                                         r"server allows 1 MB per job. Received: 20,000"):
+        queue.submit(TrainConfig(epochs=1, batch_size=16), design, larger, "ws")
     for _ in range(2):
         queue.submit(TrainConfig(epochs=5, batch_size=16), design, dataset, "ws")
     with pytest.raises(ValueError, match="has 2 jobs queued or training; this server allows 2"):
@@ -293,3 +329,79 @@ def test_with_a_ray_address_jobs_train_as_ray_tasks_and_stop_like_local_ones(dat
     assert sorted(info.name for info in queue.store.list("ws"))[:2] == ["a", "b"]
     assert stopped.snapshot().status == "stopped"
     assert 1 <= len(queue.store.load(stopped.snapshot().run_id, "ws").history) < 200
+
+
+def test_many_workspaces_submitting_at_once_cannot_pass_the_servers_caps(dataset, tmp_path):
+    """Twelve fresh workspaces submit at the same moment, through `submit` itself: the
+    server takes five, refuses the rest with a plain message and keeps the five queued."""
+    queue = _queue(tmp_path, max_server_jobs=5, max_queued_jobs=3)
+    design = presets.dense(2, 4)
+    start = threading.Barrier(12)
+    accepted, refused = [], []
+
+    def visitor(number):
+        start.wait()
+        try:
+            accepted.append(queue.submit(TrainConfig(epochs=200, batch_size=16), design,
+                                         dataset, f"tab-{number}"))
+        except ValueError as error:
+            refused.append(str(error))
+
+    visitors = [threading.Thread(target=visitor, args=(n,)) for n in range(12)]
+    try:
+        for thread in visitors:
+            thread.start()
+        for thread in visitors:
+            thread.join()
+        assert len(accepted) == 5 and len(refused) == 7
+        assert set(refused) == {
+            "The server is busy: 5 jobs are queued or training; try again later."}
+        assert all(job.status in (QUEUED, RUNNING) for job in accepted)  # nothing lost
+        assert sorted(job.snapshot().position for job in accepted)[1:] == [1, 2, 3, 4]
+        assert len(list((tmp_path / "spool").iterdir())) == 5
+    finally:
+        queue.close()
+
+
+def test_queued_data_is_capped_in_bytes_across_workspaces(tmp_path):
+    queue = _queue(tmp_path, max_spool_mb=1)
+    design = presets.dense(2, 4)
+    dataset = data.make_task("adding", num_samples=5_000, timesteps=10)  # 0.4 MB
+    try:
+        for workspace in ("a", "b"):
+            queue.submit(TrainConfig(epochs=200, batch_size=16), design, dataset, workspace)
+        with pytest.raises(ValueError, match=r"The server is busy: queued jobs' data takes "
+                                             r"0.8 MB of the 1 MB it keeps, and this job's "
+                                             r"data is 0.4 MB; try again later."):
+            queue.submit(TrainConfig(epochs=1), design, dataset, "c")
+    finally:
+        queue.close()
+
+
+def test_a_second_server_on_the_same_home_refuses_to_start_naming_the_first(tmp_path):
+    first = JobQueue(home=tmp_path)
+    try:
+        server = f"from limconn.jobs import JobQueue; JobQueue(home={str(tmp_path)!r})"
+        second = subprocess.run([sys.executable, "-c", server], capture_output=True,
+                                text=True, timeout=120)
+    finally:
+        first.close()
+    assert second.returncode != 0
+    assert (f"RuntimeError: Another limconn server uses this home: {tmp_path / 'server.lock'} "
+            f"is held by pid {os.getpid()} on host {socket.gethostname()}.") in second.stderr
+    JobQueue(home=tmp_path).close()  # once the first has stopped, a server starts again
+
+
+def test_a_starting_server_removes_what_a_stopped_one_left(tmp_path, caplog):
+    unfinished_run = tmp_path / "runs" / "ws" / ".tmp-20261201-000000-abc"
+    unfinished_run.mkdir(parents=True)
+    (unfinished_run / "run.json").write_text("{}")
+    (tmp_path / "runs" / "ws" / "20261201-000000-def").mkdir()  # not temporary: kept
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "0123abcd.npz").write_bytes(b"queued data of a dead server")
+    with caplog.at_level(logging.WARNING, logger="limconn.jobs"):
+        _queue(tmp_path).close()
+    assert not unfinished_run.exists() and not (tmp_path / "spool" / "0123abcd.npz").exists()
+    assert (tmp_path / "runs" / "ws" / "20261201-000000-def").is_dir()
+    assert "Removed 2 leftover(s) of a stopped server" in caplog.text
+    assert jobs.clean_leftovers(tmp_path, RunStore(tmp_path / "runs")) == []

@@ -252,3 +252,45 @@ def test_limconn_home_is_honoured(monkeypatch, tmp_path, result):
     assert info.path.parent == tmp_path / "runs" / "default"
     monkeypatch.delenv("LIMCONN_HOME")
     assert runs.RunStore().root == Path.home() / ".limconn" / "runs"
+
+
+def test_workers_pruning_at_the_run_limit_at_once_all_succeed(store, result):
+    """Four workers save at the run limit at the same moment: each old run is deleted once,
+    and a run another worker already deleted is no error."""
+    first = store.save(result, "ws")
+    for number in range(30):
+        shutil.copytree(first.path, first.path.with_name(f"{first.id[:-1]}{number:02d}x"))
+    start = threading.Barrier(4)
+    failures = []
+
+    def worker():
+        start.wait()
+        try:
+            store.prune("ws", keep=2)
+        except Exception as error:  # what used to fail the job
+            failures.append(error)
+
+    workers = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    assert failures == [] and len(store.list("ws")) == 2 and not store.problems
+
+
+def test_a_run_folder_is_on_disk_before_its_name_says_it_is_whole(result, tmp_path,
+                                                                   monkeypatch):
+    """Every file and the folder are flushed (`fsync`) before the rename, the parent after."""
+    flushed, renamed = [], []
+    real_fsync, real_rename = os.fsync, os.rename
+    monkeypatch.setattr(os, "fsync", lambda fd: flushed.append(
+        os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    monkeypatch.setattr(os, "rename", lambda a, b: renamed.append(len(flushed)) or
+                        real_rename(a, b))
+    folder = runs.write_run_folder(result, tmp_path / "ws" / "run", run_id="run", name="n",
+                                   workspace="ws")
+    [at_rename] = renamed
+    names_flushed_first = {Path(path).name for path in flushed[:at_rename]}
+    assert set(runs.RUN_FILES) <= names_flushed_first
+    assert any(name.startswith(runs.TEMP_PREFIX) for name in names_flushed_first)
+    assert flushed[at_rename:] == [str(folder.parent)]

@@ -30,6 +30,11 @@ def page_frame(title: str) -> str:
     """Sets up a page: config, workspace, sidebar, shared-design intake. Returns the
     workspace id (the page stops here if the visitor must sign in first)."""
     st.set_page_config(page_title=f"{title} · limconn", page_icon=ICON, layout="wide")
+    try:
+        resources.job_queue()  # holds the home's server lock from the first request on
+    except RuntimeError as error:  # another server uses this home
+        st.error(str(error))
+        st.stop()
     workspace = state.workspace()
     with st.sidebar:
         for path, label, icon in PAGES:

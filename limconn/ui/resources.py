@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from limconn.capacity import MB, DatasetCache, NewWorkspaces
 from limconn.runs import RunStore
 from limconn.settings import ServerSettings
 from limconn.workspaces import WorkspaceKeys, read_or_create_secret
@@ -23,6 +24,19 @@ def settings() -> ServerSettings:
 @st.cache_resource
 def workspace_keys() -> WorkspaceKeys:
     return WorkspaceKeys(read_or_create_secret(settings().home))
+
+
+@st.cache_resource
+def new_workspaces() -> NewWorkspaces:
+    """Counts the anonymous workspaces this server opens (`max_new_workspaces_per_hour`)."""
+    return NewWorkspaces(settings().limits.max_new_workspaces_per_hour)
+
+
+@st.cache_resource
+def datasets() -> DatasetCache:
+    """Datasets made or parsed for any visitor, kept across reruns up to
+    `max_cached_data_mb`: an upload is parsed once, not on every rerun."""
+    return DatasetCache(settings().limits.max_cached_data_mb * MB)
 
 
 @st.cache_resource

@@ -54,6 +54,11 @@ def workspace() -> str:
         if from_url:
             st.toast("That workspace link is not valid on this server; a new workspace was "
                      "opened for you.")
+        try:
+            resources.new_workspaces().admit()
+        except ValueError as error:
+            st.error(str(error))
+            st.stop()
         workspace_id = keys.issue()
     st.session_state[WORKSPACE] = workspace_id
     if from_url != workspace_id:
