@@ -305,10 +305,12 @@ class JobStore:
         return workspace_folder(self.home, workspace) / "jobs"
 
     def write(self, record: dict) -> None:
+        """Keeps `record` in its workspace's folder, without the workspace id (a credential)."""
         folder = self._folder(record["workspace"])
         folder.mkdir(parents=True, exist_ok=True)
+        kept = {key: value for key, value in record.items() if key != "workspace"}
         write_atomically(folder / f"{record['id']}.json",
-                         json.dumps(record, allow_nan=True).encode())
+                         json.dumps(kept, allow_nan=True).encode())
 
     def read(self, workspace: str) -> list[dict]:
         """The workspace's records, newest first; unreadable ones skipped, old ones pruned."""
@@ -317,7 +319,8 @@ class JobStore:
         for path in folder.glob("*.json") if folder.is_dir() else ():
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
-                records.append((float(record["submitted"]), path, record))
+                records.append((float(record["submitted"]), path, {**record,
+                                                                   "workspace": workspace}))
             except (OSError, ValueError, KeyError, TypeError):
                 continue
         records.sort(key=lambda item: item[0], reverse=True)
@@ -356,8 +359,12 @@ def spool_dataset(dataset: Dataset, path: Path) -> None:
         "normalization": None if dataset.normalization is None else dataclasses.asdict(
             dataset.normalization),
     }
-    with open(path, "wb") as stream:
-        np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)))
+    try:
+        with open(path, "wb") as stream:
+            np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)))
+    except BaseException:  # e.g. a full disk: no partial spool file is left
+        path.unlink(missing_ok=True)
+        raise
 
 
 def unspool_dataset(path: Path) -> Dataset:
@@ -375,13 +382,13 @@ def unspool_dataset(path: Path) -> Dataset:
 class _Worker:
     """One training process with its own task queue and stop flag."""
 
-    def __init__(self, context, index: int, events, store_root, max_runs):
+    def __init__(self, context, index: int, events, store, max_runs):
         self.tasks = context.Queue()
         self.stop = context.Event()
         self.job: Job | None = None
         self.process = context.Process(
             target=_serve,
-            args=(self.tasks, events, self.stop, store_root, max_runs),
+            args=(self.tasks, events, self.stop, store, max_runs),
             name=f"limconn-worker-{index}",
             daemon=True,
         )
@@ -418,7 +425,7 @@ class _RayWorker:
     the job queue's events, and takes `ray.cancel` as a stop (its partial runs are kept).
     """
 
-    def __init__(self, index: int, events, store_root, max_runs, address: str):
+    def __init__(self, index: int, events, store, max_runs, address: str):
         import ray  # an optional extra, needed only with a Ray address
         from ray.util.queue import Queue
 
@@ -429,7 +436,7 @@ class _RayWorker:
         self._ray, self._events = ray, events
         self._progress = Queue()
         self._remote = ray.remote(_train_task_on_ray)
-        self._store_root, self._max_runs = store_root, max_runs
+        self._store, self._max_runs = store, max_runs
         self._tasks: queue_module.Queue = queue_module.Queue()
         self._killed = False
         self._thread = threading.Thread(target=self._loop, name=f"limconn-ray-{index}",
@@ -459,7 +466,7 @@ class _RayWorker:
             self._events.put((job_id, RUNNING, time.time()))
             reference = self._remote.remote(
                 (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
-                 max_seconds), self._store_root, self._max_runs, self._progress)
+                 max_seconds), self._store, self._max_runs, self._progress)
             cancelled = False
             while True:
                 ready, _ = self._ray.wait([reference], timeout=_POLL_SECONDS)
@@ -675,11 +682,10 @@ class JobQueue:
         self._listener.start()
 
     def _new_worker(self, index: int):
-        store_root = None if self.store is None else str(self.store.root)
         if self.ray_address:
-            return _RayWorker(index, self._events, store_root, self.limits.max_runs,
+            return _RayWorker(index, self._events, self.store, self.limits.max_runs,
                               self.ray_address)
-        return _Worker(self._context, index, self._events, store_root, self.limits.max_runs)
+        return _Worker(self._context, index, self._events, self.store, self.limits.max_runs)
 
     def _dispatch(self) -> None:
         """Hands waiting jobs to idle workers; called with `_condition` held."""
@@ -841,7 +847,7 @@ class JobQueue:
                 self._records.write(job.record())
 
 
-def _serve(tasks, events, stop, store_root, max_runs) -> None:
+def _serve(tasks, events, stop, store, max_runs) -> None:
     """A worker process: trains the groups it is handed, one at a time, reporting events."""
     while (task := tasks.get()) is not None:
         events.put((task[0], RUNNING, time.time()))
@@ -853,25 +859,25 @@ def _serve(tasks, events, stop, store_root, max_runs) -> None:
                                           time.time())))
             continue
         events.put(_train_task((job_id, config, designs, names, dataset, workspace,
-                                max_seconds), store_root, max_runs, events.put, stop))
+                                max_seconds), store, max_runs, events.put, stop))
 
 
-def _train_task_on_ray(task, store_root, max_runs, progress):
+def _train_task_on_ray(task, store, max_runs, progress):
     """A Ray task: `_train_task`, with `ray.cancel` (Ctrl-C here) taken as a stop."""
     from limconn.training import stop_on_interrupt
 
     outcome, _ = stop_on_interrupt(
-        lambda stop: _train_task(task, store_root, max_runs, progress.put, stop))
+        lambda stop: _train_task(task, store, max_runs, progress.put, stop))
     return outcome
 
 
-def _train_task(task, store_root, max_runs, send, stop) -> tuple:
+def _train_task(task, store, max_runs, send, stop) -> tuple:
     """Trains one job's group and saves its runs; returns the job's "ended" event.
 
     `send` takes progress events, at most one batch event per run every
-    `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end).
+    `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end). `store` (the queue's
+    `RunStore`, handed over whole so its workspace folder naming travels with it) saves them.
     """
-    from limconn.runs import RunStore
     from limconn.training import train_group
 
     job_id, config, designs, names, dataset, workspace, max_seconds = task
@@ -894,7 +900,6 @@ def _train_task(task, store_root, max_runs, send, stop) -> tuple:
     try:
         results = train_group(config, designs, dataset, on_progress=report, stop_event=stop,
                               max_seconds=max_seconds)
-        store = None if store_root is None else RunStore(store_root)
         run_ids = ["" if store is None else store.save(result, workspace, name,
                                                        keep=max_runs).id
                    for result, name in zip(results, names, strict=True)]
