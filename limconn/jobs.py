@@ -292,7 +292,8 @@ class Job:
 
 
 class JobStore:
-    """Job records on disk, `<home>/workspaces/<id>/jobs/<job id>.json`, newest kept.
+    """Job records on disk, `workspace_folder(home, id)/jobs/<job id>.json`, newest kept; a
+    record on disk names no workspace (an id is a credential), `read` adds it back.
 
     Args:
         home: the server's home (`ServerSettings.home`).

@@ -4,7 +4,8 @@ A run folder holds everything needed to look at a run again, or to use its model
 the process that trained it:
 
 ```
-<root>/<workspace>/<run id>/
+<root>/<workspace folder>/<run id>/   the workspace's name locally, a keyed hash of its id
+                                    on a server (`RunStore(folder_name=)`)
     run.json       what the run was: id, name, status, timestamps, config, strategy, what
                    the strategy enforces (`enforcement`), dataset, the painted design's
                    summary (`design`) and the trained model's densities and effective
@@ -193,7 +194,8 @@ class RunInfo:
 
     Attributes:
         id: the run id.
-        workspace: the workspace id.
+        workspace: the workspace's folder name (the id itself in a local store, its keyed
+            hash on a server).
         name: display name.
         status: `"done"` or `"stopped"`.
         stop_reason: why a stopped run stopped, or `""`.
