@@ -21,6 +21,8 @@ Commands:
 * `runs list | export | delete`: the run store (`$LIMCONN_HOME/runs`).
 * `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
   as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
+* `admin status | expire --older-than 30d [--dry-run] | clean [--dry-run]`: looking after a
+  server's home (`limconn.admin`).
 
 Example:
 
@@ -45,7 +47,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from limconn import adjacency, compare, data, presets, pruning, runs, sweep
+from limconn import adjacency, admin, compare, data, presets, pruning, runs, sweep
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runs_parser(commands)
     _add_export_parser(commands)
     _add_prune_parser(commands)
+    admin.add_parser(commands)
     return parser
 
 

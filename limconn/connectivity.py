@@ -313,7 +313,7 @@ class Connectivity:
             )
         try:
             metadata = json.loads(json.dumps(dict(self.metadata)))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise ValueError(
                 f"metadata must hold plain JSON values. Received: {self.metadata!r}"
             ) from error
@@ -644,6 +644,8 @@ def _metadata(text: np.ndarray | None, name: str) -> dict:
         )
     try:
         metadata = json.loads(str(text))
+    except RecursionError as error:  # Python's parser gives up near 1,000 levels deep
+        raise ValueError(f"{name}: {_METADATA_KEY} is nested too deeply.") from error
     except ValueError as error:
         raise ValueError(f"{name}: {_METADATA_KEY} is not valid JSON ({error}).") from error
     if not isinstance(metadata, dict):

@@ -67,7 +67,7 @@ import numpy as np
 from limconn.capacity import MB
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset, Normalization
-from limconn.diskio import write_atomically
+from limconn.diskio import private_folder, write_atomically
 from limconn.runs import TEMP_PREFIX
 from limconn.settings import Limits
 from limconn.workspaces import workspace_folder
@@ -133,32 +133,55 @@ class ServerLock:
             self._file.close()
 
 
-def clean_leftovers(home: str | os.PathLike, store=None) -> list[Path]:
-    """Removes what a stopped server left behind and returns what it removed (and logs it).
-
-    That is: temporary run folders and files (`.tmp-*` in the run store, from a worker
-    killed while saving or deleting a run) and queued jobs' datasets (`<home>/spool`). Call
-    it only while no server uses `home`, as `JobQueue` does right after taking its
-    `ServerLock`: no spooled dataset is then a live job's.
+def find_leftovers(home: str | os.PathLike, store_root: str | os.PathLike | None = None,
+                   settled_seconds: float = 0.0, now: float | None = None) -> list[Path]:
+    """What stopped work left behind: temporary files and folders (`.tmp-*`, from a write
+    that a crash, a killed worker or a full disk cut short) under the home and the run store,
+    and spooled datasets whose job is no longer queued or training.
 
     Args:
         home: the server's home.
-        store: its `limconn.runs.RunStore`, or `None` to leave run folders alone.
+        store_root: the run store's folder, when it is not under `home`.
+        settled_seconds: leave alone anything touched more recently (a write or a job that
+            may still be in progress; 0 when no server uses the home).
+        now: the time to measure ages from (seconds since the epoch); `None` for now.
     """
-    spool = Path(home) / "spool"
-    leftovers = sorted(spool.glob("*.npz")) if spool.is_dir() else []
-    if store is not None:
-        root = Path(store.root)
-        leftovers += sorted(root.glob(f"*/{TEMP_PREFIX}*")) + sorted(
-            root.glob(f"*/*/{TEMP_PREFIX}*"))
+    home = Path(home)
+    now = time.time() if now is None else now
+    roots = [home] + ([Path(store_root)] if store_root is not None else [])
+    found = {path for root in roots if root.is_dir() for path in root.rglob(f"{TEMP_PREFIX}*")
+             if not any(parent.name.startswith(TEMP_PREFIX) for parent in path.parents)}
+    spool = home / "spool"
+    if spool.is_dir():
+        active = JobStore(home).active_ids()
+        found.update(path for path in spool.glob("*.npz") if path.stem not in active)
+    return sorted(path for path in found if now - path.lstat().st_mtime >= settled_seconds)
+
+
+def remove_leftovers(paths: Sequence[Path]) -> list[Path]:
+    """Removes `paths` (files or folders; one already gone is skipped); what it removed."""
     removed = []
-    for path in leftovers:
+    for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            if path.is_dir():
+            if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             else:
                 path.unlink()
             removed.append(path)
+    return removed
+
+
+def clean_leftovers(home: str | os.PathLike, store=None) -> list[Path]:
+    """At a server's start-up: removes and logs every leftover of a stopped server
+    (`find_leftovers`, whatever its age), and returns them. Call it only while no other
+    server uses `home`, after `JobStore.mark_interrupted`, as `JobQueue` does right after
+    taking its `ServerLock`: no spooled dataset is then a live job's.
+
+    Args:
+        home: the server's home.
+        store: its `limconn.runs.RunStore`, or `None` to look under `home` alone.
+    """
+    removed = remove_leftovers(find_leftovers(home, None if store is None else store.root))
     if removed:
         _LOG.warning("Removed %d leftover(s) of a stopped server: %s", len(removed),
                      ", ".join(str(path) for path in removed))
@@ -384,7 +407,8 @@ class Job:
 
 
 class JobStore:
-    """Job records on disk, `<home>/workspaces/<id>/jobs/<job id>.json`, newest kept.
+    """Job records on disk, `workspace_folder(home, id)/jobs/<job id>.json`, newest kept; a
+    record on disk names no workspace (an id is a credential), `read` adds it back.
 
     Args:
         home: the server's home (`ServerSettings.home`).
@@ -397,10 +421,11 @@ class JobStore:
         return workspace_folder(self.home, workspace) / "jobs"
 
     def write(self, record: dict) -> None:
-        folder = self._folder(record["workspace"])
-        folder.mkdir(parents=True, exist_ok=True)
+        """Keeps `record` in its workspace's folder, without the workspace id (a credential)."""
+        folder = private_folder(self._folder(record["workspace"]))
+        kept = {key: value for key, value in record.items() if key != "workspace"}
         write_atomically(folder / f"{record['id']}.json",
-                         json.dumps(record, allow_nan=True).encode())
+                         json.dumps(kept, allow_nan=True).encode())
 
     def read(self, workspace: str) -> list[dict]:
         """The workspace's records, newest first; unreadable ones skipped, old ones pruned."""
@@ -409,7 +434,8 @@ class JobStore:
         for path in folder.glob("*.json") if folder.is_dir() else ():
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
-                records.append((float(record["submitted"]), path, record))
+                records.append((float(record["submitted"]), path, {**record,
+                                                                   "workspace": workspace}))
             except (OSError, ValueError, KeyError, TypeError):
                 continue
         records.sort(key=lambda item: item[0], reverse=True)
@@ -417,24 +443,37 @@ class JobStore:
             path.unlink(missing_ok=True)
         return [record for _, _, record in records[:_RECORDS_KEPT]]
 
+    def active_ids(self) -> set[str]:
+        """The ids of every job, in any workspace, whose record says queued or running."""
+        return {str(record.get("id")) for _, record in self.all_records()
+                if record.get("status") in (QUEUED, RUNNING)}
+
+    def all_records(self) -> list[tuple[Path, dict]]:
+        """Every readable record of every workspace, with its file (whose grandparent is the
+        workspace's folder, named by its keyed hash)."""
+        records = []
+        for path in (self.home / "workspaces").glob("*/jobs/*.json"):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict):
+                records.append((path, record))
+        return records
+
     def mark_interrupted(self) -> int:
         """After a restart: every record still queued or running becomes interrupted (its
         finished epochs kept). Returns how many."""
         count = 0
-        for folder in (self.home / "workspaces").glob("*/jobs"):
-            for path in folder.glob("*.json"):
-                try:
-                    record = json.loads(path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    continue
-                if isinstance(record, dict) and record.get("status") in (QUEUED, RUNNING):
-                    was = record["status"]
-                    record["status"] = INTERRUPTED
-                    record["error"] = (f"the server stopped while this job was {was}; "
-                                       "the epochs it finished are kept here")
-                    record["ended"] = time.time()
-                    write_atomically(path, json.dumps(record, allow_nan=True).encode())
-                    count += 1
+        for path, record in self.all_records():
+            if record.get("status") in (QUEUED, RUNNING):
+                was = record["status"]
+                record["status"] = INTERRUPTED
+                record["error"] = (f"the server stopped while this job was {was}; "
+                                   "the epochs it finished are kept here")
+                record["ended"] = time.time()
+                write_atomically(path, json.dumps(record, allow_nan=True).encode())
+                count += 1
         return count
 
 
@@ -448,8 +487,12 @@ def spool_dataset(dataset: Dataset, path: Path) -> None:
         "normalization": None if dataset.normalization is None else dataclasses.asdict(
             dataset.normalization),
     }
-    with open(path, "wb") as stream:
-        np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)))
+    try:
+        with open(path, "wb") as stream:
+            np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)))
+    except BaseException:  # e.g. a full disk: no partial spool file is left
+        path.unlink(missing_ok=True)
+        raise
 
 
 def unspool_dataset(path: Path) -> Dataset:
@@ -467,13 +510,13 @@ def unspool_dataset(path: Path) -> Dataset:
 class _Worker:
     """One training process with its own task queue and stop flag."""
 
-    def __init__(self, context, index: int, events, store_root, max_runs):
+    def __init__(self, context, index: int, events, store, max_runs):
         self.tasks = context.Queue()
         self.stop = context.Event()
         self.job: Job | None = None
         self.process = context.Process(
             target=_serve,
-            args=(self.tasks, events, self.stop, store_root, max_runs),
+            args=(self.tasks, events, self.stop, store, max_runs),
             name=f"limconn-worker-{index}",
             daemon=True,
         )
@@ -510,7 +553,7 @@ class _RayWorker:
     the job queue's events, and takes `ray.cancel` as a stop (its partial runs are kept).
     """
 
-    def __init__(self, index: int, events, store_root, max_runs, address: str):
+    def __init__(self, index: int, events, store, max_runs, address: str):
         import ray  # an optional extra, needed only with a Ray address
         from ray.util.queue import Queue
 
@@ -521,7 +564,7 @@ class _RayWorker:
         self._ray, self._events = ray, events
         self._progress = Queue()
         self._remote = ray.remote(_train_task_on_ray)
-        self._store_root, self._max_runs = store_root, max_runs
+        self._store, self._max_runs = store, max_runs
         self._tasks: queue_module.Queue = queue_module.Queue()
         self._killed = False
         self._thread = threading.Thread(target=self._loop, name=f"limconn-ray-{index}",
@@ -551,7 +594,7 @@ class _RayWorker:
             self._events.put((job_id, RUNNING, time.time()))
             reference = self._remote.remote(
                 (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
-                 max_seconds), self._store_root, self._max_runs, self._progress)
+                 max_seconds), self._store, self._max_runs, self._progress)
             cancelled = False
             while True:
                 ready, _ = self._ray.wait([reference], timeout=_POLL_SECONDS)
@@ -621,7 +664,7 @@ class JobQueue:
             self._records.mark_interrupted()
             clean_leftovers(home, store)
         self._spool = Path(home) / "spool"
-        self._spool.mkdir(parents=True, exist_ok=True)
+        private_folder(self._spool)
         self._context = multiprocessing.get_context("spawn")
         self._events = None
         self._workers: list[_Worker | None] = []
@@ -810,11 +853,10 @@ class JobQueue:
         self._listener.start()
 
     def _new_worker(self, index: int):
-        store_root = None if self.store is None else str(self.store.root)
         if self.ray_address:
-            return _RayWorker(index, self._events, store_root, self.limits.max_runs,
+            return _RayWorker(index, self._events, self.store, self.limits.max_runs,
                               self.ray_address)
-        return _Worker(self._context, index, self._events, store_root, self.limits.max_runs)
+        return _Worker(self._context, index, self._events, self.store, self.limits.max_runs)
 
     def _dispatch(self) -> None:
         """Hands waiting jobs to idle workers; called with `_condition` held."""
@@ -987,7 +1029,7 @@ class JobQueue:
                 self._records.write(job.record())
 
 
-def _serve(tasks, events, stop, store_root, max_runs) -> None:
+def _serve(tasks, events, stop, store, max_runs) -> None:
     """A worker process: trains the groups it is handed, one at a time, reporting events."""
     while (task := tasks.get()) is not None:
         events.put((task[0], RUNNING, time.time()))
@@ -999,26 +1041,26 @@ def _serve(tasks, events, stop, store_root, max_runs) -> None:
                                           time.time())))
             continue
         events.put(_train_task((job_id, config, designs, names, dataset, workspace,
-                                max_seconds), store_root, max_runs, events.put, stop))
+                                max_seconds), store, max_runs, events.put, stop))
 
 
-def _train_task_on_ray(task, store_root, max_runs, progress):
+def _train_task_on_ray(task, store, max_runs, progress):
     """A Ray task: `_train_task`, with `ray.cancel` (Ctrl-C here) taken as a stop."""
     from limconn.training import stop_on_interrupt
 
     outcome, _ = stop_on_interrupt(
-        lambda stop: _train_task(task, store_root, max_runs, progress.put, stop))
+        lambda stop: _train_task(task, store, max_runs, progress.put, stop))
     return outcome
 
 
-def _train_task(task, store_root, max_runs, send, stop) -> tuple:
+def _train_task(task, store, max_runs, send, stop) -> tuple:
     """Trains one job's group and saves its runs; returns the job's "ended" event.
 
     `send` takes progress events, at most one batch event per run every
     `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end), and the `TRAINING` and
-    `SAVING` events that bound the time the queue's time limit counts.
+    `SAVING` events that bound the time the queue's time limit counts. `store` (the queue's
+    `RunStore`, handed over whole so its workspace folder naming travels with it) saves them.
     """
-    from limconn.runs import RunStore
     from limconn.training import train_group
 
     job_id, config, designs, names, dataset, workspace, max_seconds = task
@@ -1043,7 +1085,6 @@ def _train_task(task, store_root, max_runs, send, stop) -> tuple:
                               max_seconds=max_seconds,
                               on_start=lambda: send((job_id, TRAINING, time.time())))
         send((job_id, SAVING, time.time()))
-        store = None if store_root is None else RunStore(store_root)
         run_ids = ["" if store is None else store.save(result, workspace, name,
                                                        keep=max_runs).id
                    for result, name in zip(results, names, strict=True)]

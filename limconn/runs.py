@@ -4,7 +4,8 @@ A run folder holds everything needed to look at a run again, or to use its model
 the process that trained it:
 
 ```
-<root>/<workspace>/<run id>/
+<root>/<workspace folder>/<run id>/   the workspace's name locally, a keyed hash of its id
+                                    on a server (`RunStore(folder_name=)`)
     run.json       what the run was: id, name, status, timestamps, config, strategy, what
                    the strategy enforces (`enforcement`), dataset, the painted design's
                    summary (`design`) and the trained model's densities and effective
@@ -74,6 +75,8 @@ from limconn.strategies import enforcement_of
 from limconn.trainconfig import TrainConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from limconn.training import RunResult
@@ -195,7 +198,8 @@ class RunInfo:
 
     Attributes:
         id: the run id.
-        workspace: the workspace id.
+        workspace: the workspace's folder name (the id itself in a local store, its keyed
+            hash on a server).
         name: display name.
         status: `"done"` or `"stopped"`.
         stop_reason: why a stopped run stopped, or `""`.
@@ -319,7 +323,7 @@ def read_run_folder(folder: str | os.PathLike) -> Run:
         with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as archive:
             weights = {key: archive[key] for key in archive.files}
     except (ValueError, TypeError, OSError, zipfile.BadZipFile) as error:
-        raise ValueError(f"The run folder {folder} is broken: {error}") from error
+        raise ValueError(f"The run {folder.name} is broken: {_without_path(error)}") from error
     return Run(info, record, config, history, connectivity, weights)
 
 
@@ -331,6 +335,9 @@ class RunStore:
 
     Args:
         root: the folder holding one folder per workspace; `default_root()` when `None`.
+        folder_name: maps a workspace id to its folder's name, which `run.json` also
+            records; the server's is a keyed hash (`limconn.workspaces.folder_name`), so no
+            id lies on disk in clear. `None`: the id itself (the CLI's local store).
 
     Example:
 
@@ -339,8 +346,10 @@ class RunStore:
     ['random, kernel, adding']
     """
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None,
+                 folder_name: Callable[[str], str] | None = None):
         self.root = Path(root) if root is not None else default_root()
+        self.folder_name = folder_name
         self.problems: list[tuple[Path, str]] = []
 
     def save(
@@ -357,13 +366,16 @@ class RunStore:
                 it are deleted after this one is saved. `None` keeps every run.
 
         Raises:
-            ValueError: if `workspace` is not a safe folder name.
+            ValueError: if `workspace` is not a safe folder name, or the disk refused the
+                run (nothing of it is left then).
         """
         run_id = new_run_id()
         folder = self._workspace_folder(workspace) / run_id
-        write_run_folder(
-            result, folder, run_id=run_id, name=name or default_name(result), workspace=workspace
-        )
+        try:
+            write_run_folder(result, folder, run_id=run_id, name=name or default_name(result),
+                             workspace=folder.parent.name)
+        except OSError as error:  # e.g. a full disk; write_run_folder left nothing behind
+            raise ValueError(f"The run could not be saved: {_without_path(error)}.") from error
         if keep is not None:
             self.prune(workspace, keep)
         return RunInfo.read(folder)
@@ -463,12 +475,14 @@ class RunStore:
         return buffer.getvalue()
 
     def _workspace_folder(self, workspace: str) -> Path:
-        return self.root / check_name(workspace, "workspace")
+        check_name(workspace, "workspace")
+        return self.root / (workspace if self.folder_name is None else
+                            self.folder_name(workspace))
 
     def _run_folder(self, run_id: str, workspace: str) -> Path:
         folder = self._workspace_folder(workspace) / check_name(run_id, "run_id")
         if not folder.is_dir():
-            raise ValueError(f"No run {run_id!r} in workspace {workspace!r} (looked in {folder}).")
+            raise ValueError(f"No run {run_id!r} in workspace {workspace!r}.")
         return folder
 
     def _subfolders(self, folder: Path, what: str) -> list[Path]:
@@ -605,7 +619,7 @@ def _read_record(folder: Path) -> dict:
     except FileNotFoundError:
         raise ValueError(f"the run folder has no {RUN_FILE}") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{RUN_FILE} cannot be read: {error}") from error
+        raise ValueError(f"{RUN_FILE} cannot be read: {_without_path(error)}") from error
     except json.JSONDecodeError as error:
         raise ValueError(f"{RUN_FILE} is not valid JSON: {error}") from error
     if not isinstance(record, dict):
@@ -620,3 +634,8 @@ def _field(record: dict, key: str, kind: type | tuple[type, ...]):
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ValueError(f"{RUN_FILE}: {key!r} has the wrong type. Received: {value!r}")
     return value
+
+
+def _without_path(error: Exception) -> object:
+    """An error to show a visitor: an `OSError`'s reason without the server's path."""
+    return error.strerror or type(error).__name__ if isinstance(error, OSError) else error

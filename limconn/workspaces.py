@@ -10,63 +10,87 @@ A workspace id is either
 * **a signed-in user's**: `u-<24 hex of an HMAC of the identity>`, derived from the OIDC
   issuer and subject by `WorkspaceKeys.for_user`; never shown in a URL.
 
-Both are safe folder names (`limconn.runs.check_name`). On disk, under `$LIMCONN_HOME`:
+An id is a credential, so it is never a folder name and never written in clear: a workspace's
+folders are named by a keyed hash of its id (`folder_name`). On disk, under `$LIMCONN_HOME`:
 
 ```
-workspaces/<id>/designs/index.json     names in order, the current one, their files
-workspaces/<id>/designs/<hash>.npz     one design each, as Connectivity.save writes it
-workspaces/<id>/settings.json          what a page remembers (e.g. the Train page's choices)
+workspaces/<hash>/designs/index.json   names in order, the current one, their files
+workspaces/<hash>/designs/<hex>.npz    one design each, as Connectivity.save writes it
+workspaces/<hash>/settings.json        what a page remembers (e.g. the Train page's choices)
+runs/<hash>/<run id>/                  the workspace's runs (`limconn.runs.RunStore`)
 ```
 
-Every write is atomic (a temporary file, then `os.replace`) and every read-modify-write of an
-index holds a file lock, so two tabs of one workspace never lose each other's changes.
+Everything under the home is the server user's alone: folders 0700, files 0600
+(`prepare_home` sets the process umask; `write_atomically` and `private_folder` set modes
+themselves). Homes laid out by earlier versions, one folder per id, are renamed at start-up.
+
+Every write is atomic (a temporary file, fsync, then `os.replace`) and every
+read-modify-write of an index holds a file lock, so two tabs of one workspace never lose each
+other's changes, and a full disk leaves what was saved before as it was.
 
 No Streamlit here; `limconn.ui.state` uses this module for the app.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
 from limconn.connectivity import Connectivity
 from limconn.diskio import locked as _locked
-from limconn.diskio import write_atomically
+from limconn.diskio import (
+    private_folder,
+    temporary_sibling,
+    write_atomically,
+    write_new_file,
+)
 
 SECRET_FILE = "secret"
+MIN_SECRET_BYTES = 16
 _ID_BYTES = 8
 _SIGNATURE_HEX = 16
+_FOLDER_HEX = 32
+_ID_NAMED = re.compile(r"[0-9a-f]{16}-[0-9a-f]{16}|u-[0-9a-f]{24}")
+"""Folder names of earlier versions: an anonymous or a signed-in user's workspace id."""
 
 
 def read_or_create_secret(home: str | os.PathLike) -> bytes:
     """The server's signing secret: `$LIMCONN_SECRET` if set, else a random 32-byte key kept
-    in `<home>/secret` (created on first use, readable by the owner only), so that issued
-    ids stay valid across restarts.
+    in `<home>/secret` (created on first use, atomically, readable by the owner only), so that
+    issued ids stay valid across restarts.
 
     Raises:
-        ValueError: if `$LIMCONN_SECRET` is set but shorter than 16 characters.
+        ValueError: if `$LIMCONN_SECRET` or the secret file holds fewer than 16 bytes (empty
+            included); the message names the variable or the file.
     """
-    configured = os.environ.get("LIMCONN_SECRET", "")
-    if configured:
-        if len(configured) < 16:
-            raise ValueError(
-                "LIMCONN_SECRET must be at least 16 characters. "
-                f"Received: {len(configured)} characters."
-            )
-        return configured.encode()
+    if "LIMCONN_SECRET" in os.environ:
+        return _long_enough(os.environ["LIMCONN_SECRET"].encode(), "LIMCONN_SECRET")
     path = Path(home) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    if not path.exists():
+        private_folder(path.parent)
+        temporary = temporary_sibling(path)
+        try:
+            write_new_file(temporary, secrets.token_bytes(32))
+            os.link(temporary, path)  # atomic, and refuses if another process made one first
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    return _long_enough(path.read_bytes(), f"The secret file {path}")
+
+
+def _long_enough(secret: bytes, what: str) -> bytes:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"{what} must hold at least {MIN_SECRET_BYTES} bytes. "
+                         f"Received: {len(secret)} bytes.")
+    return secret
 
 
 class WorkspaceKeys:
@@ -103,28 +127,100 @@ class WorkspaceKeys:
         if len(nonce) != 2 * _ID_BYTES or not all(c in "0123456789abcdef" for c in nonce):
             return None
         expected = self._signature("anonymous:" + nonce)
-        return text if hmac.compare_digest(signature, expected) else None
+        # Bytes: compare_digest raises TypeError on a non-ASCII str.
+        return text if hmac.compare_digest(signature.encode(), expected.encode()) else None
 
-    def for_user(self, issuer: str, subject: str) -> str:
+    def for_user(self, issuer: str, subject: str | None) -> str:
         """The workspace of a signed-in user, the same on every visit and every server
-        sharing the secret."""
+        sharing the secret.
+
+        Raises:
+            ValueError: if `subject` is empty: users without one must not share a workspace.
+        """
+        if not isinstance(subject, str) or not subject:
+            raise ValueError("A signed-in user needs a subject (the provider's `sub`, or an "
+                             f"email) to have a workspace. Received: {subject!r}")
         return "u-" + hmac.new(
             self._secret, f"user:{issuer}\n{subject}".encode(), hashlib.sha256
         ).hexdigest()[:24]
 
 
-def workspace_folder(home: str | os.PathLike, workspace: str) -> Path:
-    """`<home>/workspaces/<workspace>`, after checking the id is a safe folder name."""
+def folder_name(home: str | os.PathLike, workspace: str) -> str:
+    """The name of a workspace's folders (in `workspaces/` and in the run store): a keyed hash
+    of its id with the server's secret, so a listing of the home reveals no id.
+
+    Raises:
+        ValueError: if `workspace` is not a safe name (`limconn.runs.check_name`).
+    """
     from limconn.runs import check_name
 
-    return Path(home) / "workspaces" / check_name(workspace, "workspace")
+    check_name(workspace, "workspace")
+    key = _folder_key(str(home), os.environ.get("LIMCONN_SECRET"))
+    digest = hmac.new(key, f"folder:{workspace}".encode(), hashlib.sha256).hexdigest()
+    return digest[:_FOLDER_HEX]
+
+
+@functools.lru_cache(maxsize=8)
+def _folder_key(home: str, configured: str | None) -> bytes:
+    """The secret, read once per home and `$LIMCONN_SECRET` value."""
+    return read_or_create_secret(home)
+
+
+def workspace_folder(home: str | os.PathLike, workspace: str) -> Path:
+    """`<home>/workspaces/<folder_name(home, workspace)>`: the one place an id becomes a
+    folder."""
+    return Path(home) / "workspaces" / folder_name(home, workspace)
+
+
+def prepare_home(home: str | os.PathLike) -> int:
+    """Readies the server's home at start-up, before anything is written.
+
+    Makes this process (and the job workers it starts, which inherit it) create files for
+    its user alone (umask 0077), closes the home and everything in it to other users
+    (folders 0700, files 0600), and renames the folders of earlier versions, named by a
+    workspace id, to `folder_name`, dropping the id from their job records and `run.json`.
+    Nothing is deleted. Returns how many folders were renamed.
+    """
+    home = Path(home)
+    os.umask(0o077)
+    private_folder(home)
+    renamed = 0
+    for place in (home / "workspaces", home / "runs"):
+        for old in sorted(place.iterdir()) if place.is_dir() else ():
+            new = place / folder_name(home, old.name) if _ID_NAMED.fullmatch(old.name) else old
+            if new != old and not new.exists():
+                os.rename(old, new)
+                renamed += 1
+                _forget_id(new)
+    for root, _, files in os.walk(home):
+        os.chmod(root, 0o700)
+        for name in files:
+            os.chmod(Path(root) / name, 0o600)
+    return renamed
+
+
+def _forget_id(folder: Path) -> None:
+    """Rewrites the records in a renamed workspace folder without the id in clear: job
+    records lose their `workspace`, a run's `run.json` names the folder instead."""
+    for path in [*folder.glob("jobs/*.json"), *folder.glob("*/run.json")]:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and "workspace" in record:
+            if path.name == "run.json":
+                record["workspace"] = folder.name
+            else:
+                del record["workspace"]
+            write_atomically(path, json.dumps(record, indent=1, allow_nan=True).encode())
 
 
 class DesignStore:
     """The designs of one workspace, on disk, in the order they were made, with a current one.
 
     Every method reads the index from disk, so what another tab or process wrote is seen;
-    `put`, `rename` and `remove` hold the workspace's lock while they change it.
+    `put`, `rename` and `remove` hold the workspace's lock while they change it. A damaged
+    index is renamed aside, never overwritten, and `problem` says so.
 
     Args:
         folder: the workspace's folder (`workspace_folder(home, id)`).
@@ -144,14 +240,29 @@ class DesignStore:
         self.folder = Path(folder) / "designs"
         self.max_designs = max_designs
         self._cache: dict[str, tuple[tuple[int, int], Connectivity]] = {}
+        self.problem = ""
 
     def _index(self) -> dict:
+        """The index; an unreadable one is set aside (renamed, kept) and noted in `problem`."""
+        path = self.folder / self.INDEX
         try:
-            index = json.loads((self.folder / self.INDEX).read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {"designs": [], "current": None}
-        return index if isinstance(index, dict) and isinstance(index.get("designs"), list) else {
-            "designs": [], "current": None}
+            index = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            index = {"designs": []}
+        except (OSError, ValueError) as error:
+            index = None
+            self._set_aside(path, f"it could not be read ({type(error).__name__})")
+        if index is not None and not _well_formed(index):
+            index = None
+            self._set_aside(path, "it does not list designs")
+        return index or {"designs": [], "current": None}
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        kept = path.with_name(f"{self.INDEX}.corrupt-{secrets.token_hex(4)}")
+        with contextlib.suppress(FileNotFoundError):  # another tab set it aside first
+            os.rename(path, kept)
+        self.problem = (f"This workspace's list of designs was damaged ({why}); it was kept "
+                        f"aside as {kept.name} for the server's admin, and a new list begun.")
 
     def _write_index(self, index: dict) -> None:
         write_atomically(self.folder / self.INDEX, json.dumps(index, indent=1).encode())
@@ -201,10 +312,18 @@ class DesignStore:
                     )
                 entry = {"name": name, "file": f"{secrets.token_hex(8)}.npz"}
                 entries.append(entry)
+                new_file = self.folder / entry["file"]
+            else:
+                new_file = None
             write_atomically(self.folder / entry["file"], design.to_npz_bytes())
             if make_current:
                 index["current"] = name
-            self._write_index(index)
+            try:
+                self._write_index(index)
+            except OSError:
+                if new_file is not None:  # no file the index does not list
+                    new_file.unlink(missing_ok=True)
+                raise
 
     def set_current(self, name: str) -> None:
         with _locked(self.folder):
@@ -247,6 +366,12 @@ class DesignStore:
             if index.get("current") == name:
                 index["current"] = entries[0]["name"]
             self._write_index(index)
+
+
+def _well_formed(index: object) -> bool:
+    return isinstance(index, dict) and isinstance(index.get("designs"), list) and all(
+        isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        and isinstance(entry.get("file"), str) for entry in index["designs"])
 
 
 class SettingsStore:

@@ -146,7 +146,7 @@ try:
         state.put(state.new_name(control.name or "random control"), control)
         st.success(f"Added {plain(control.name)} to your designs.")
 except ValueError as error:
-    st.error(str(error))
+    st.error(plain(error))
 
 st.subheader("Downloads")
 

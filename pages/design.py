@@ -20,7 +20,7 @@ from limconn.ui import resources, state
 from limconn.ui.forms import parameter_inputs
 from limconn.ui.frame import page_frame
 from limconn.ui.painter import paint_mask
-from limconn.ui.text import plain
+from limconn.ui.text import plain, reported
 
 MATRICES = {"input → unit": "input_mask", "unit → unit": "recurrent_mask"}
 SIGNS = {"input_mask": "input_sign", "recurrent_mask": "recurrent_sign"}
@@ -38,19 +38,22 @@ def seeded(key: str, value) -> str:
 
 
 def pick_design() -> None:
-    state.select(st.session_state["design.picker"])
+    with reported():
+        state.select(st.session_state["design.picker"])
 
 
 def resize_design(name: str) -> None:
     inputs, units = st.session_state["design.inputs"], st.session_state["design.units"]
-    state.put(name, state.designs()[name].resized(int(inputs), int(units)))
+    with reported():
+        state.put(name, state.designs()[name].resized(int(inputs), int(units)))
 
 
 def set_readout(name: str) -> None:
     design = state.designs()[name]
     output_mask = np.ones(design.units, bool)
     output_mask[st.session_state["design.blocked"]] = False
-    state.put(name, design.edited(output_mask=output_mask))
+    with reported():
+        state.put(name, design.edited(output_mask=output_mask))
 
 
 def import_file(upload, into: str | None, name: str, design: Connectivity) -> None:
@@ -91,11 +94,12 @@ name = picker.selectbox(
 )
 design = kept[name]
 new_name = renamer.text_input("Name", value=name, key=f"design.rename.{name}")
-if new_name != name:
+# Compared stripped, as stored: "name " would otherwise rename to "name" on every rerun.
+if new_name.strip() != name:
     try:
         state.rename(name, new_name)
     except ValueError as error:
-        st.error(str(error))
+        st.error(plain(error))
     else:
         st.rerun()
 try:
@@ -106,10 +110,11 @@ try:
         state.put(state.new_name(f"{name} copy"), design)
         st.rerun()
 except ValueError as error:
-    st.error(str(error))
+    st.error(plain(error))
 if delete.button("Delete", disabled=len(kept) == 1):
-    state.remove(name)
-    st.rerun()
+    with reported():
+        state.remove(name)
+        st.rerun()
 
 inputs_column, units_column, gate_column, signs_column = st.columns([1, 1, 2, 1],
                                                                    vertical_alignment="bottom")
@@ -137,8 +142,9 @@ if data_inputs and data_inputs != design.input_dim:
     note.info(f"The data chosen on Train has {data_inputs} features; this design has "
               f"{design.input_dim} inputs.")
     if action.button(f"Use {data_inputs} inputs"):
-        state.put(name, design.resized(data_inputs, design.units))
-        st.rerun()
+        with reported():
+            state.put(name, design.resized(data_inputs, design.units))
+            st.rerun()
 if gate == ALL_GATES and design.per_gate:
     st.caption("This design has per-gate masks; the view shows where any gate connects, "
                "and painting here sets all four gates alike.")
@@ -164,7 +170,8 @@ for column, (title, field) in zip(painters, MATRICES.items(), strict=True):
             changes[SIGNS[field]] = with_strip(sign, painted.row_signs, mask, gate)
         if changes:
             design = design.edited(**changes)
-            state.put(name, design)
+            with reported():
+                state.put(name, design)
 
 with st.expander("Readout: units that reach the output", expanded=False):
     st.multiselect(
@@ -195,7 +202,7 @@ with st.expander("Presets", expanded=True):
             generated = presets.get(preset_name, design.input_dim, design.units,
                                     dale=dale, dale_seed=int(dale_seed), **params)
         except ValueError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             if apply_to == "both":
                 design = generated.replace(metadata={**design.metadata, **generated.metadata})
@@ -203,8 +210,9 @@ with st.expander("Presets", expanded=True):
                 field = MATRICES[apply_to]
                 design = design.edited(**{field: getattr(generated, field),
                                           SIGNS[field]: getattr(generated, SIGNS[field])})
-            state.put(name, design)
-            st.rerun()
+            with reported():
+                state.put(name, design)
+                st.rerun()
 
 stats = design.stats()
 st.subheader("Stats")
@@ -273,7 +281,7 @@ if upload is not None:
         try:
             import_file(upload, into, name, design)
         except ValueError as error:
-            st.error(f"Could not import {plain(upload.name)}: {error}")
+            st.error(f"Could not import {plain(upload.name)}: {plain(error)}")
         else:
             st.rerun()
 
@@ -293,6 +301,6 @@ with st.expander("Import an ncps wiring"):
                                                  **wiring_params)
                 state.put(state.new_name(wiring_name), wired)
             except (ValueError, ImportError) as error:
-                st.error(str(error))
+                st.error(plain(error))
             else:
                 st.rerun()

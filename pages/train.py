@@ -10,13 +10,14 @@ from limconn.trainconfig import OPTIMIZERS, TrainConfig
 from limconn.ui import resources, state
 from limconn.ui.forms import parameter_inputs
 from limconn.ui.frame import page_frame
-from limconn.ui.text import plain
+from limconn.ui.text import plain, reported
 
 SOURCES = ("Synthetic task", "Upload", "Example CSV")
 SECTION = "train"
 REMEMBERED = ("train.source", "train.task", "train.strategy", "train.epochs", "train.batch",
               "train.lr", "train.optimizer", "train.seed", "train.seeds", "train.val")
-"""Widget keys whose values the workspace remembers (plus every task and strategy field)."""
+# Widget keys whose values the workspace remembers (plus every task and strategy field). A
+# comment, not a string: Streamlit's magic would write a bare string onto the page.
 
 
 def cached(*key, make) -> data.Dataset:
@@ -62,7 +63,7 @@ def choose_data(validation_split: float, limits) -> data.Dataset | None:
             return csv_dataset(data.example_csv_path(), validation_split, limits, missing="fill")
         return uploaded(validation_split, limits)
     except ValueError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
 
 
@@ -140,7 +141,7 @@ def show_job(job, snapshot) -> None:
         if curves:
             st.vega_lite_chart(live_loss_spec(curves), width="stretch")
         if snapshot.status in (FAILED, INTERRUPTED):
-            st.error(f"{snapshot.status}: {snapshot.error}")
+            st.error(f"{snapshot.status}: {plain(snapshot.error)}")
         elif snapshot.status in TERMINAL:
             note = f" ({snapshot.error})" if snapshot.error else ""
             saved = ", ".join(snapshot.run_ids) or "nothing"
@@ -235,10 +236,11 @@ with action_box:
         st.warning(f"{plain(', '.join(mismatched))} ha{'s' if len(mismatched) == 1 else 've'} "
                    f"a different number of inputs than the data's {dataset.input_dim} features.")
         if st.button(f"Resize designs to {dataset.input_dim} inputs"):
-            for mismatched_name in mismatched:
-                design = kept[mismatched_name]
-                state.put(mismatched_name, design.resized(dataset.input_dim, design.units))
-            st.rerun()
+            with reported():
+                for mismatched_name in mismatched:
+                    design = kept[mismatched_name]
+                    state.put(mismatched_name, design.resized(dataset.input_dim, design.units))
+                st.rerun()
     store = resources.run_store()
     parents = {f"{info.name} · {info.id}": info for info in store.list(workspace)}
     rewind = st.selectbox(
@@ -265,15 +267,17 @@ with action_box:
                     optimizer=optimizer, seed=run_seed,
                     validation_split=float(validation_split), init_from=init_from,
                 )
-                resources.job_queue().submit(
-                    config, [kept[name] for name in chosen], dataset, workspace,
-                    [f"{name} · {strategy} · {dataset.name} · seed {run_seed}"
-                     for name in chosen],
-                )
+                with state.saving():  # the job's data is spooled to disk
+                    resources.job_queue().submit(
+                        config, [kept[name] for name in chosen], dataset, workspace,
+                        [f"{name} · {strategy} · {dataset.name} · seed {run_seed}"
+                         for name in chosen],
+                    )
             except ValueError as error:
-                st.error(str(error))
+                st.error(plain(error))
                 break
-    remember_choices()
+    with reported():
+        remember_choices()
 
     jobs = resources.job_queue().jobs(workspace, limit=6)
     pace = jobs_pace([job.snapshot() for job in jobs])

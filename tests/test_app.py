@@ -34,7 +34,7 @@ from limconn.strategies import STRATEGIES
 from limconn.ui import resources, state
 from limconn.ui.painter import encode_mask
 from limconn.ui.painter_protocol import encode_signs
-from limconn.workspaces import DesignStore, workspace_folder
+from limconn.workspaces import DesignStore, folder_name, workspace_folder
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_TIMEOUT = 90  # the first run of a page that loads runs may import Keras
@@ -486,7 +486,7 @@ def test_a_run_trains_shows_live_and_survives_a_reload_and_appears_on_compare(
     run_id = job.snapshot().run_id
     assert run_id in reloaded.success[0].value
     assert len(reloaded.get("vega_lite_chart")) == 1  # the live loss chart
-    assert (home / "runs" / _workspace(app) / run_id / "run.json").is_file()
+    assert (home / "runs" / folder_name(home, _workspace(app)) / run_id / "run.json").is_file()
 
     app.switch_page(COMPARE).run()
     _no_exception(app)

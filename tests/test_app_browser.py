@@ -203,6 +203,27 @@ def test_designs_survive_a_restart_and_stay_private(browser: Browser, tmp_path: 
         stranger.close()
 
 
+def test_a_server_on_an_old_home_renames_its_folders_and_keeps_the_designs(
+    page: Page, tmp_path: Path
+) -> None:
+    """A home of an earlier version, one folder per workspace id: the server renames them to
+    keyed hashes at start-up, and the old link still opens the workspace's designs."""
+    from limconn import presets
+    from limconn.workspaces import DesignStore, WorkspaceKeys
+
+    (tmp_path / "secret").write_bytes(b"0123456789abcdef0123456789abcdef")
+    workspace = WorkspaceKeys((tmp_path / "secret").read_bytes()).issue()
+    old = DesignStore(tmp_path / "workspaces" / workspace)
+    old.put("design 1", presets.dense(2, 4))
+    old.put("kept design", presets.banded(2, 4, width=1))
+    with streamlit_server(APP, env=_server_env(tmp_path), timeout=90) as url:
+        _open(page, f"{url}/design?workspace={workspace}")
+        expect(_design_picker(page)).to_have_value("kept design", timeout=TIMEOUT_MS)
+        assert _workspace(page) == workspace
+        _no_exception(page)
+    assert not any(workspace in str(path) for path in tmp_path.rglob("*"))
+
+
 # --------------------------------------------------------------------------------------------
 # Design
 # --------------------------------------------------------------------------------------------

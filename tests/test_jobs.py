@@ -31,6 +31,7 @@ from limconn.jobs import (
 from limconn.runs import RunStore
 from limconn.settings import Limits
 from limconn.trainconfig import TrainConfig
+from limconn.workspaces import workspace_folder
 from tests.intervals import most_at_once
 
 
@@ -276,8 +277,8 @@ def test_jobs_left_unfinished_by_a_stopped_server_show_as_interrupted_with_their
         "aaaa": INTERRUPTED, "bbbb": INTERRUPTED, "cccc": "done"}
     assert "server stopped while this job was running" in restored["aaaa"].error
     assert list(restored["aaaa"].history) == history
-    record = json.loads((tmp_path / "workspaces/ws/jobs/aaaa.json").read_text())
-    assert record["status"] == INTERRUPTED
+    record = json.loads((workspace_folder(tmp_path, "ws") / "jobs/aaaa.json").read_text())
+    assert record["status"] == INTERRUPTED and "workspace" not in record  # no id in clear
 
 
 def test_submit_enforces_the_servers_limits(dataset, tmp_path):

@@ -48,6 +48,7 @@ from limconn import presets
 from limconn.connectivity import Connectivity
 from limconn.runs import MASKS_FILE, RunStore
 from limconn.ui.state import DEFAULT_INPUTS, DEFAULT_UNITS
+from limconn.workspaces import folder_name
 from tests.browser import (
     ARTIFACTS_DIR,
     LAYOUT_ATTRIBUTES,
@@ -325,7 +326,7 @@ def _seconds_in_worker(records: list[dict], visits: list[Visit]) -> np.ndarray:
     training alone, without the queue's wait or the page's."""
     workspaces = {seen.workspace for seen in visits}
     return np.array([record["ended"] - record["started"] for record in records
-                     if record["workspace"] in workspaces])
+                     if record["workspace"] in workspaces])  # added on reading, as JobStore
 
 
 def _report(phases: dict[str, list[Visit]], records: list[dict], health: HealthPoller,
@@ -382,12 +383,15 @@ def test_twenty_visitors_train_at_once(tmp_path: Path, capsys) -> None:
             health.stop()
         server_peak = peak_memory_mib(server.pid)
         child_peaks = [peak_memory_mib(pid) for pid in children(server.pid)]
-    records = [json.loads(path.read_text())
+    # A record names no workspace (an id is a credential); its folder is a keyed hash of it.
+    visitors = {folder_name(home, seen.workspace): seen.workspace
+                for visits in phases.values() for seen in visits}
+    records = [{**json.loads(path.read_text()), "workspace": visitors.get(path.parents[1].name)}
                for path in (home / "workspaces").glob("*/jobs/*.json")]
     with capsys.disabled():
         print(_report(phases, records, health, spans, server_peak, child_peaks))
 
-    store = RunStore(home / "runs")
+    store = RunStore(home / "runs", folder_name=lambda workspace: folder_name(home, workspace))
     runs = store.list()
     assert not store.problems, store.problems
     assert {info.status for info in runs} == {"done"}

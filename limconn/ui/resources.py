@@ -7,18 +7,25 @@ README's "Hosting for a lab"); a bad value stops the app at start-up with its me
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from limconn.capacity import MB, DatasetCache, NewWorkspaces
 from limconn.runs import RunStore
 from limconn.settings import ServerSettings
-from limconn.workspaces import WorkspaceKeys, read_or_create_secret
+from limconn.workspaces import WorkspaceKeys, folder_name, prepare_home, read_or_create_secret
 
 
 @st.cache_resource
 def settings() -> ServerSettings:
-    """The operator's settings, read once from the environment."""
-    return ServerSettings.from_env()
+    """The operator's settings, read once from the environment; the home is readied then
+    (`limconn.workspaces.prepare_home`: private modes, folders of earlier versions renamed),
+    and a missing or bad secret stops the app with its message."""
+    found = ServerSettings.from_env()
+    read_or_create_secret(found.home)
+    prepare_home(found.home)
+    return found
 
 
 @st.cache_resource
@@ -41,7 +48,8 @@ def datasets() -> DatasetCache:
 
 @st.cache_resource
 def run_store() -> RunStore:
-    return RunStore(settings().home / "runs")
+    home = settings().home
+    return RunStore(home / "runs", folder_name=functools.partial(folder_name, home))
 
 
 def _close_queue(queue) -> None:

@@ -8,7 +8,9 @@ one browser tab (the design being shown, the data's feature count) stays in
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 import streamlit as st
 
@@ -38,9 +40,16 @@ def workspace() -> str:
     asks to sign in and stops the page."""
     keys = resources.workspace_keys()
     if signed_in():
-        user = st.user
-        workspace_id = keys.for_user(str(user.get("iss", "")),
-                                     str(user.get("sub") or user.get("email")))
+        subject = st.user.get("sub") or st.user.get("email")
+        try:
+            workspace_id = keys.for_user(str(st.user.get("iss", "")),
+                                         str(subject) if subject else None)
+        except ValueError:
+            st.error("Your sign-in told this server neither who you are (a subject) nor your "
+                     "email, so it cannot keep a workspace for you. Sign in another way, or "
+                     "ask the server's admin.")
+            st.button("Sign out", on_click=st.logout)
+            st.stop()
         st.session_state[WORKSPACE] = workspace_id
         return workspace_id
     if not resources.settings().allow_anonymous:
@@ -77,9 +86,25 @@ def design_store() -> DesignStore:
     return st.session_state[key]
 
 
+@contextlib.contextmanager
+def saving() -> Iterator[None]:
+    """Turns a write the disk refused (e.g. full) into the `ValueError` pages show: one plain
+    line, no server path. The library's writes are atomic, so what was saved stays."""
+    try:
+        yield
+    except OSError as error:
+        raise ValueError(f"The server could not save this ({error.strerror or 'write failed'}"
+                         "); what was saved before is kept.") from error
+
+
 def designs() -> dict[str, Connectivity]:
-    """Kept designs by name, in the order they were made; a new workspace starts with one."""
-    kept = design_store().load_all()
+    """Kept designs by name, in the order they were made; a new workspace starts with one.
+    A damaged list of designs is reported here once (`DesignStore.problem`)."""
+    store = design_store()
+    kept = store.load_all()
+    if store.problem:
+        st.warning(store.problem)
+        store.problem = ""
     if not kept:
         put("design 1", presets.random(DEFAULT_INPUTS, DEFAULT_UNITS, density=0.5, seed=0))
         kept = design_store().load_all()
@@ -97,33 +122,37 @@ def current() -> Connectivity:
 
 
 def select(name: str) -> None:
-    design_store().set_current(name)
+    with saving():
+        design_store().set_current(name)
 
 
 def put(name: str, design: Connectivity) -> None:
     """Stores `design` under `name` (its metadata name follows) and makes it current.
 
     Raises:
-        ValueError: beyond the server's design limit.
+        ValueError: beyond the server's design limit, or if the disk refused (`saving`).
     """
-    design_store().put(name, design.replace(metadata={**design.metadata, "name": name}))
+    with saving():
+        design_store().put(name, design.replace(metadata={**design.metadata, "name": name}))
 
 
 def rename(old: str, new: str) -> None:
     """Renames a kept design, its metadata name too.
 
     Raises:
-        ValueError: if `new` is empty or already taken.
+        ValueError: if `new` is empty or already taken, or the disk refused (`saving`).
     """
     store = design_store()
-    store.rename(old, new)
-    new = new.strip()
-    design = store.load_all()[new]
-    store.put(new, design.replace(metadata={**design.metadata, "name": new}))
+    with saving():
+        store.rename(old, new)
+        new = new.strip()
+        design = store.load_all()[new]
+        store.put(new, design.replace(metadata={**design.metadata, "name": new}))
 
 
 def remove(name: str) -> None:
-    design_store().remove(name)
+    with saving():
+        design_store().remove(name)
 
 
 def new_name(prefix: str = "design") -> str:
@@ -146,6 +175,11 @@ def remembered(section: str) -> dict:
 
 
 def remember(section: str, values: dict) -> None:
-    """Saves a page's choices (plain JSON values) for this workspace, if they changed."""
+    """Saves a page's choices (plain JSON values) for this workspace, if they changed.
+
+    Raises:
+        ValueError: if the disk refused (`saving`).
+    """
     if remembered(section) != values:
-        SettingsStore(_folder()).write(section, values)
+        with saving():
+            SettingsStore(_folder()).write(section, values)
