@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -165,7 +166,9 @@ def _npy_bytes(array: np.ndarray, allow_pickle: bool = False) -> bytes:
 
 
 def _errors(at: AppTest) -> list[str]:
-    return [error.value for error in at.error]
+    """The errors as a reader sees them: without the escapes `limconn.ui.text.plain` adds."""
+    return [re.sub(r"\\(.)", r"\1", error.value).replace("\u200b", "")
+            for error in at.error]
 
 
 # --------------------------------------------------------------------------------------------
