@@ -306,13 +306,21 @@ class Dataset:
         return self.num_samples - int(self.num_samples * validation_split)
 
 
-def class_labels(values: np.ndarray, what: str) -> tuple[np.ndarray, int]:
-    """int32 labels and the number of classes; labels must be 0..C-1 with every class present."""
+def class_labels(
+    values: np.ndarray, what: str, timesteps: int | None = None
+) -> tuple[np.ndarray, int]:
+    """int32 labels and the number of classes; labels must be 0..C-1 with every class present.
+
+    Labels are one per sample `(samples,)`, or one per step `(samples, timesteps)` when
+    `timesteps` is given and above 1.
+    """
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
-    if values.ndim != 1:
+    per_step = timesteps is not None and timesteps > 1 and values.shape[1:] == (timesteps,)
+    if values.ndim != 1 and not per_step:
+        steps = f" or one per step, shape (samples, {timesteps})" if timesteps else ""
         raise ValueError(
-            f"{what}: classification needs one label per sample, shape (samples,). "
+            f"{what}: classification needs one label per sample, shape (samples,){steps}. "
             f"Received: shape {values.shape}."
         )
     if values.dtype.kind == "f":
