@@ -438,6 +438,14 @@ class JobStore:
         return count
 
 
+def _step_targets(dataset: Dataset) -> int:
+    """Values per step of a dataset's per-step targets and weights; 0 for many-to-one."""
+    if not dataset.per_step:
+        return 0
+    weights = 0 if dataset.weights is None else 1
+    return dataset.y[0, 0].size + weights
+
+
 def spool_dataset(dataset: Dataset, path: Path) -> None:
     """Writes a dataset for a worker: arrays in an `.npz` (per-step weights, if any, too),
     the rest as JSON (no pickle)."""
@@ -677,7 +685,7 @@ class JobQueue:
                                dataset.output_dim)
         self.limits.check_job(batch_size=config.batch_size, units=[d.units for d in designs],
                               samples=dataset.num_samples, timesteps=dataset.timesteps,
-                              features=dataset.input_dim)
+                              features=dataset.input_dim, step_targets=_step_targets(dataset))
         data_bytes = int(dataset.x.nbytes + dataset.y.nbytes
                          + (0 if dataset.weights is None else dataset.weights.nbytes))
         with self._condition:

@@ -416,3 +416,6 @@ def test_the_spool_carries_per_step_targets_and_weights_to_the_worker(tmp_path):
     assert received.per_step
     for field in ("x", "y", "weights"):
         np.testing.assert_array_equal(getattr(received, field), getattr(sent, field))
+    # The memory estimate counts them too: 2 outputs and 1 weight per step.
+    assert jobs._step_targets(sent) == 3 and jobs._step_targets(data.make_task(
+        "adding", num_samples=10)) == 0
