@@ -40,11 +40,12 @@ ACTIVATION_COPIES = 3
 
 
 def training_memory_bytes(samples: int, timesteps: int, features: int, batch_size: int,
-                          units: Sequence[int]) -> int:
+                          units: Sequence[int], step_targets: int = 0) -> int:
     """An estimate of the memory one job needs to train, on top of TensorFlow's own.
 
     The one rule the server checks a job against (`Limits.check_job`) before queueing it:
-    the data, `samples × timesteps × features` floats, `DATA_COPIES` times, plus the
+    the data, `samples × timesteps × (features + step_targets)` floats, `DATA_COPIES` times,
+    plus the
     activations kept for the backward pass, `batch × timesteps × units × gates` floats per
     design (branch), `ACTIVATION_COPIES` times. `tests/test_capacity.py` compares it with a
     worker's measured peak memory at two sizes.
@@ -53,8 +54,10 @@ def training_memory_bytes(samples: int, timesteps: int, features: int, batch_siz
         samples, timesteps, features: the dataset's shape.
         batch_size: sequences per step.
         units: each design's units (one entry per branch of the job).
+        step_targets: values per step of per-step targets and weights (outputs or one
+            label, plus one weight); 0 for one target per sequence, which is negligible.
     """
-    data = samples * timesteps * features * FLOAT_BYTES * DATA_COPIES
+    data = samples * timesteps * (features + step_targets) * FLOAT_BYTES * DATA_COPIES
     activations = (min(batch_size, samples) * timesteps * sum(units) * GATES * FLOAT_BYTES
                    * ACTIVATION_COPIES)
     return data + activations
@@ -135,5 +138,6 @@ class DatasetCache:
 
 def _nbytes(value) -> int:
     if hasattr(value, "x") and hasattr(value, "y"):
-        return int(value.x.nbytes + value.y.nbytes)
+        weights = getattr(value, "weights", None)
+        return int(value.x.nbytes + value.y.nbytes + (0 if weights is None else weights.nbytes))
     return int(getattr(value, "nbytes", 0))

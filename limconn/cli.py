@@ -11,9 +11,11 @@ Commands:
   adjacency matrices kept as CSV (`limconn.adjacency`).
 * `prune --run DIR --keep F --out design.npz [--per-gate] [--random-control FILE --seed S]`:
   a design of a trained run's strongest connections (`limconn.pruning`).
-* `train (--design FILE | --input-mask FILE ...) (--task NAME | --data FILE) ... [--out DIR]`:
+* `train [--design FILE | --input-mask FILE ...] (--task NAME | --data FILE) ... [--out DIR]`:
   trains with a progress bar and writes the run folder of `limconn.runs` at `--out`, or into
-  the run store. Ctrl-C stops after the current batch and still saves the partial run.
+  the run store; without a design, the default one (`DEFAULT_DESIGN`: random, 32 units at
+  density 0.5, sized to the data). Ctrl-C stops after the current batch and still saves the
+  partial run.
   `--init-from RUN_DIR` starts from that run's initial weights (a lottery-ticket retrain).
 * `sweep --design A.npz B.npz ... [--seeds 0 1 ...] (--task NAME | --data FILE) ... --out DIR
   [--backend local|ray]`: one run folder per design and seed, `DIR/<stem>-seed<S>`; the
@@ -58,6 +60,8 @@ PROG = "python -m limconn"
 EXPORT_FORMATS = ("torch",)
 """What `export --format` writes (`limconn.export`)."""
 _DEFAULTS = TrainConfig()
+DEFAULT_DESIGN = {"units": 32, "density": 0.5, "seed": 0}
+"""`train` without a design: `presets.random` with these values, as many inputs as the data."""
 _PRESET_PARAM = "preset_param_"
 """Prefix of the argparse destinations of preset parameters, apart from the fixed options."""
 
@@ -273,8 +277,11 @@ def _add_train_parser(commands) -> None:
         "folder (run.json, history.csv, masks.npz, weights.npz, model.keras, "
         "initial.weights.h5). Ctrl-C stops after the current batch and saves the partial run.",
     )
-    design = parser.add_argument_group("design (one of)")
-    source = design.add_mutually_exclusive_group(required=True)
+    design = parser.add_argument_group(
+        "design (one of; default: random, {units} units, density {density}, seed {seed}, "
+        "as many inputs as the data)".format(**DEFAULT_DESIGN)
+    )
+    source = design.add_mutually_exclusive_group()
     source.add_argument("--design", metavar="FILE", help="a design .npz (from `mask`, the app)")
     source.add_argument("--input-mask", metavar="FILE", help="an input mask .npy (D, U)")
     design.add_argument(
@@ -431,8 +438,8 @@ def _train(args) -> int:
     runs.check_name(args.workspace, "--workspace")
     if args.out is not None and Path(args.out).exists():
         raise ValueError(f"--out {args.out} already exists; choose a new run folder.")
-    design = _load_design(args)
     dataset = _load_dataset(args)
+    design = _load_design(args, dataset.input_dim)
     config = _config(args, args.seed)
     print(f"Training {design.name or 'the design'} ({config.strategy}) on {dataset.description}")
     from limconn.training import stop_on_interrupt, train  # loads TensorFlow, quietly
@@ -533,13 +540,15 @@ def _say_stopping() -> None:
     )
 
 
-def _load_design(args) -> Connectivity:
+def _load_design(args, inputs: int) -> Connectivity:
+    if args.input_mask is None and (args.recurrent_mask or args.output_mask):
+        raise ValueError(
+            "--recurrent-mask and --output-mask go with --input-mask, not with --design."
+        )
     if args.design is not None:
-        if args.recurrent_mask or args.output_mask:
-            raise ValueError(
-                "--recurrent-mask and --output-mask go with --input-mask, not with --design."
-            )
         return Connectivity.load(args.design)
+    if args.input_mask is None:
+        return presets.random(inputs, **DEFAULT_DESIGN)
     return Connectivity(
         load_mask_npy(args.input_mask, "input_mask"),
         _optional_mask(args.recurrent_mask, "recurrent_mask", (2, 3)),

@@ -477,8 +477,17 @@ class JobStore:
         return count
 
 
+def _step_targets(dataset: Dataset) -> int:
+    """Values per step of a dataset's per-step targets and weights; 0 for many-to-one."""
+    if not dataset.per_step:
+        return 0
+    weights = 0 if dataset.weights is None else 1
+    return dataset.y[0, 0].size + weights
+
+
 def spool_dataset(dataset: Dataset, path: Path) -> None:
-    """Writes a dataset for a worker: arrays in an `.npz`, the rest as JSON (no pickle)."""
+    """Writes a dataset for a worker: arrays in an `.npz` (per-step weights, if any, too),
+    the rest as JSON (no pickle)."""
     meta = {
         "name": dataset.name, "description": dataset.description, "kind": dataset.kind,
         "num_classes": dataset.num_classes, "feature_names": list(dataset.feature_names),
@@ -487,9 +496,11 @@ def spool_dataset(dataset: Dataset, path: Path) -> None:
         "normalization": None if dataset.normalization is None else dataclasses.asdict(
             dataset.normalization),
     }
+    weights = {} if dataset.weights is None else {"weights": dataset.weights}
     try:
         with open(path, "wb") as stream:
-            np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)))
+            np.savez(stream, x=dataset.x, y=dataset.y, meta=np.array(json.dumps(meta)),
+                     **weights)
     except BaseException:  # e.g. a full disk: no partial spool file is left
         path.unlink(missing_ok=True)
         raise
@@ -502,6 +513,7 @@ def unspool_dataset(path: Path) -> Dataset:
         normalization = meta.pop("normalization")
         return Dataset(
             x=archive["x"], y=archive["y"],
+            weights=archive["weights"] if "weights" in archive.files else None,
             normalization=None if normalization is None else Normalization(**normalization),
             **meta,
         )
@@ -717,8 +729,9 @@ class JobQueue:
                                dataset.output_dim)
         self.limits.check_job(batch_size=config.batch_size, units=[d.units for d in designs],
                               samples=dataset.num_samples, timesteps=dataset.timesteps,
-                              features=dataset.input_dim)
-        data_bytes = int(dataset.x.nbytes + dataset.y.nbytes)
+                              features=dataset.input_dim, step_targets=_step_targets(dataset))
+        data_bytes = int(dataset.x.nbytes + dataset.y.nbytes
+                         + (0 if dataset.weights is None else dataset.weights.nbytes))
         with self._condition:
             if self._closed.is_set() or self._broken:
                 raise ValueError(self._broken or "This job queue is closed.")

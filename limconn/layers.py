@@ -428,7 +428,9 @@ class FixedMask(keras.layers.Layer):
     """Multiplies the last axis by a fixed 0/1 vector: switches features or units off.
 
     Used before an LSTM to turn whole input features off (`input_features` strategy) and
-    after it to choose which units the readout reads (`output` masks).
+    after it to choose which units the readout reads (`output` masks). It passes a Keras
+    time-step mask on unchanged (`supports_masking`), so steps a `Masking` layer skips stay
+    out of a per-step loss.
 
     Args:
         mask: `(features,)`, bool or 0/1.
@@ -441,6 +443,7 @@ class FixedMask(keras.layers.Layer):
 
     def __init__(self, mask, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.mask = as_bool_mask(mask, "mask", ndims=(1,))
         self._multiplier = self.mask.astype("float32")
 

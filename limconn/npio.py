@@ -199,6 +199,7 @@ def read_npz(
     max_bytes: int,
     keys: Sequence[str] | None = None,
     *,
+    optional: Sequence[str] = (),
     kinds: str = REAL_KINDS,
     hint: str = NPZ_HINT,
     check: Callable[[Mapping[str, ArrayHeader]], None] | None = None,
@@ -213,6 +214,8 @@ def read_npz(
         keys: the arrays to return, matched without regard to case (`"x"` finds `X`), and
             returned under these keys; all of them must be present. `None` returns every
             array in the archive, under its own name.
+        optional: more arrays to return, matched and checked as `keys`, when the archive
+            holds them (absent ones are left out of the result).
         kinds: the dtype kinds accepted, as in `parse_npy`.
         hint: the last sentence of a message about a wrong file: what the archive should
             hold and how to save it.
@@ -238,6 +241,8 @@ def read_npz(
         raise ValueError(f"{unreadable} ({error})") from error
     if keys is None:
         keys = [_array_name(member) for member in members]
+    present = {_array_name(member).lower() for member in members}
+    keys = [*keys, *(key for key in optional if key.lower() in present)]
     chosen = {key: _npz_member(members, key, name, hint) for key in keys}
     for member in chosen.values():
         if member.compress_type not in _NPZ_COMPRESSIONS:

@@ -280,19 +280,64 @@ def _palette(index: int) -> str:
     return colours[index % len(colours)]
 
 
-def sequence_preview(x: np.ndarray, samples: int = 3) -> go.Figure:
-    """The first few sequences of a dataset, one line per feature, stacked per sample."""
+def sequence_preview(
+    x: np.ndarray,
+    samples: int = 3,
+    *,
+    targets: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> go.Figure:
+    """The first few sequences of a dataset, one line per feature, stacked per sample.
+
+    With per-step targets, each output is drawn as a dashed step line over its sample's
+    features (a class label as its class number), and steps of weight 0, which do not count
+    in the loss, are shaded grey. At most 8 features and 8 outputs are drawn.
+
+    Args:
+        x: sequences `(samples, timesteps, features)`.
+        samples: how many sequences to draw.
+        targets: per-step targets, `(samples, timesteps, outputs)` or labels
+            `(samples, timesteps)`; `None` draws only the inputs.
+        weights: per-step loss weights `(samples, timesteps)`, or `None`.
+
+    Example:
+
+    >>> from limconn.data import make_task
+    >>> data = make_task("flipflop", num_samples=4, timesteps=20, pulse_probability=0.3)
+    >>> figure = sequence_preview(data.x, targets=data.y, weights=data.weights)
+    """
     samples = min(samples, len(x))
     figure = make_subplots(rows=samples, cols=1, shared_xaxes=True, vertical_spacing=0.04)
     features = min(x.shape[2], 8)
+    if targets is not None and targets.ndim == 2:
+        targets = targets[..., None]
+    outputs = 0 if targets is None else min(targets.shape[2], 8)
     for sample in range(samples):
+        row = sample + 1
         for feature in range(features):
             figure.add_trace(go.Scatter(
                 y=x[sample, :, feature], mode="lines", name=f"feature {feature}",
                 line={"color": _palette(feature)}, showlegend=sample == 0,
-            ), row=sample + 1, col=1)
+            ), row=row, col=1)
+        for output in range(outputs):
+            figure.add_trace(go.Scatter(
+                y=targets[sample, :, output], mode="lines", name=f"target {output}",
+                line={"color": _palette(output), "dash": "dash", "shape": "hv", "width": 2.5},
+                opacity=0.7, showlegend=sample == 0,
+            ), row=row, col=1)
+        if weights is not None:
+            for start, stop in _zero_runs(weights[sample]):
+                figure.add_vrect(x0=start - 0.5, x1=stop - 0.5, fillcolor="grey", opacity=0.15,
+                                 line_width=0, layer="below", row=row, col=1)
     figure.update_layout(height=90 * samples + 60, margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return figure
+
+
+def _zero_runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """`(start, stop)` of every run of zeros in a 1-D array, stop exclusive."""
+    edges = np.diff(np.concatenate([[0], (values == 0).astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
+                    strict=True))
 
 
 def live_loss_spec(runs: dict[str, Sequence[dict]]) -> dict:

@@ -165,15 +165,17 @@ class Limits:
         self.check(samples=samples, timesteps=timesteps, inputs=features, outputs=outputs)
 
     def check_job(self, *, batch_size: int, units: Sequence[int], samples: int, timesteps: int,
-                  features: int) -> None:
+                  features: int, step_targets: int = 0) -> None:
         """Refuses a job over the batch size, the designs per job or the training memory
-        (`limconn.capacity.training_memory_bytes`), before it is queued.
+        (`limconn.capacity.training_memory_bytes`, `step_targets` as there), before it is
+        queued.
 
         Raises:
             ValueError: "This job would need about 9,000 MB of memory to train; ...".
         """
         self.check(batch_size=batch_size, designs_per_job=len(units))
-        need = training_memory_bytes(samples, timesteps, features, batch_size, units)
+        need = training_memory_bytes(samples, timesteps, features, batch_size, units,
+                                     step_targets)
         if need > self.max_job_memory_mb * MB:
             raise ValueError(
                 f"This job would need about {need / MB:,.0f} MB of memory to train; this server "

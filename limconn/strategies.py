@@ -3,9 +3,12 @@
 Every strategy is `NAME(connectivity, input_shape, head, **options) -> keras.Model`,
 registered in `STRATEGIES` with the `Enforcement` that states what it enforces (see
 `limconn.enforcement`); its docstring's summary and prose are what the app shows, and the
-tests check each statement. All models are many-to-one: an LSTM (layer `lstm`) reads the
-sequence, its last hidden state goes through the design's output mask (`output_mask`) to a
-`Dense` readout (`readout`). `build_model` is the entry point:
+tests check each statement. An LSTM (layer `lstm`) reads the sequence; its last hidden
+state (many-to-one) or, for a per-step head (`Head.per_step`), its hidden state at every
+step goes through the design's output mask (`output_mask`) to a `Dense` readout
+(`readout`), which a Keras `Dense` applies to each step of a sequence alike. The masks act
+on the same weights either way, so every statement holds for both heads.
+`build_model` is the entry point:
 
 >>> from limconn import presets
 >>> design = presets.random(2, 16, density=0.5, seed=0)
@@ -39,15 +42,24 @@ def enforcement_of(strategy: str) -> Enforcement:
 
 @dataclasses.dataclass(frozen=True)
 class Head:
-    """What the model predicts from the LSTM's last hidden state.
+    """What the model predicts from the LSTM's hidden state.
 
     Args:
         kind: `"regression"` (linear outputs, MSE) or `"classification"` (softmax over classes).
         outputs: number of regression targets, or of classes.
+        per_step: `False` reads the last hidden state (outputs `(samples, outputs)`);
+            `True` reads every step's (`return_sequences=True`; outputs
+            `(samples, timesteps, outputs)`), for data with one target per step.
+
+    Example:
+
+    >>> Head("regression", 3, per_step=True)
+    Head(kind='regression', outputs=3, per_step=True)
     """
 
     kind: str
     outputs: int
+    per_step: bool = False
 
     def __post_init__(self):
         if self.kind not in HEAD_KINDS:
@@ -57,6 +69,8 @@ class Head:
             raise ValueError(
                 f"A {self.kind} head needs outputs >= {minimum}. Received: outputs={self.outputs!r}"
             )
+        if not isinstance(self.per_step, bool):
+            raise ValueError(f"per_step must be True or False. Received: {self.per_step!r}")
 
 
 def build_model(
@@ -66,7 +80,9 @@ def build_model(
     head: Head,
     **options,
 ):
-    """Builds an uncompiled many-to-one model that enforces `connectivity` the strategy's way.
+    """Builds an uncompiled model that enforces `connectivity` the strategy's way.
+
+    Many-to-one, or one prediction per step when `head.per_step`.
 
     Args:
         strategy: a name in `STRATEGIES`.
@@ -97,7 +113,7 @@ def _model(name: str, inputs, hidden, connectivity: Connectivity, head: Head):
     return keras.Model(inputs, outputs, name=name)
 
 
-def _masked_lstm(connectivity: Connectivity):
+def _masked_lstm(connectivity: Connectivity, head: Head):
     from limconn.layers import MaskedLSTM
 
     return MaskedLSTM(
@@ -106,14 +122,15 @@ def _masked_lstm(connectivity: Connectivity):
         recurrent_mask=connectivity.recurrent_mask,
         input_sign=connectivity.input_sign,
         recurrent_sign=connectivity.recurrent_sign,
+        return_sequences=head.per_step,
         name="lstm",
     )
 
 
-def _dense_lstm(connectivity: Connectivity):
+def _dense_lstm(connectivity: Connectivity, head: Head):
     from limconn._tf import keras
 
-    return keras.layers.LSTM(connectivity.units, name="lstm")
+    return keras.layers.LSTM(connectivity.units, return_sequences=head.per_step, name="lstm")
 
 
 @STRATEGIES.register(enforces=Enforcement(input="connections", recurrent="connections", signs=True))
@@ -129,7 +146,7 @@ def kernel(connectivity, input_shape, head):
     from limconn._tf import keras
 
     inputs = keras.Input(input_shape)
-    return _model("kernel", inputs, _masked_lstm(connectivity)(inputs), connectivity, head)
+    return _model("kernel", inputs, _masked_lstm(connectivity, head)(inputs), connectivity, head)
 
 
 @STRATEGIES.register(enforces=Enforcement(input="connections", recurrent="connections", signs=True))
@@ -152,7 +169,7 @@ def custom_cell(connectivity, input_shape, head):
         recurrent_sign=connectivity.recurrent_sign,
     )
     inputs = keras.Input(input_shape)
-    hidden = keras.layers.RNN(cell, name="lstm")(inputs)
+    hidden = keras.layers.RNN(cell, return_sequences=head.per_step, name="lstm")(inputs)
     return _model("custom_cell", inputs, hidden, connectivity, head)
 
 
@@ -171,7 +188,7 @@ def input_features(connectivity, input_shape, head):
     kept = any_gate(connectivity.input_mask).any(axis=1)
     inputs = keras.Input(input_shape)
     features = FixedMask(kept, name="input_features")(inputs)
-    hidden = _dense_lstm(connectivity)(features)
+    hidden = _dense_lstm(connectivity, head)(features)
     return _model("input_features", inputs, hidden, connectivity, head)
 
 
@@ -186,7 +203,7 @@ def output(connectivity, input_shape, head):
     from limconn._tf import keras
 
     inputs = keras.Input(input_shape)
-    hidden = _dense_lstm(connectivity)(inputs)
+    hidden = _dense_lstm(connectivity, head)(inputs)
     return _model("output", inputs, hidden, connectivity, head)
 
 
@@ -210,7 +227,7 @@ def sparse_projection(connectivity, input_shape, head):
         use_bias=False,
         name="projection",
     )(inputs)
-    hidden = _dense_lstm(connectivity)(embedded)
+    hidden = _dense_lstm(connectivity, head)(embedded)
     return _model("sparse_projection", inputs, hidden, connectivity, head)
 
 
@@ -240,7 +257,7 @@ def random_dynamic(connectivity, input_shape, head, rate: float = 0.5):
     dropped = keras.layers.Dropout(
         rate, noise_shape=(None, 1, connectivity.input_dim), name="random_inputs"
     )(inputs)
-    hidden = _masked_lstm(connectivity)(dropped)
+    hidden = _masked_lstm(connectivity, head)(dropped)
     return _model("random_dynamic", inputs, hidden, connectivity, head)
 
 
@@ -257,8 +274,9 @@ def timestep(connectivity, input_shape, head, mask_value: float = 0.0):
     read, not which inputs reach which units: the input and recurrent masks and the signs
     are not used. Beware: it skips *every* such step, not only padding; on the `copy` task
     the delay steps are all zero and get skipped, which removes the delay the task is about.
-    Offered because it is the answer most often given, and explained as what it is.
-    Honours the output mask.
+    With a per-step head, the skipped steps also drop out of the loss and the metrics, as
+    Keras does with a mask. Offered because it is the answer most often given, and
+    explained as what it is. Honours the output mask.
 
     Args:
         mask_value: the padding value; a step whose features all equal it is skipped.
@@ -267,5 +285,5 @@ def timestep(connectivity, input_shape, head, mask_value: float = 0.0):
 
     inputs = keras.Input(input_shape)
     masked = keras.layers.Masking(mask_value, name="skip_padding")(inputs)
-    hidden = _dense_lstm(connectivity)(masked)
+    hidden = _dense_lstm(connectivity, head)(masked)
     return _model("timestep", inputs, hidden, connectivity, head)

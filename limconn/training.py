@@ -53,7 +53,8 @@ LOSS_AND_METRIC = {
     "regression": ("mse", "mae"),
     "classification": ("sparse_categorical_crossentropy", "accuracy"),
 }
-"""The loss a run minimises and the metric it reports, per kind of data."""
+"""The loss a run minimises and the metric it reports, per kind of data. With per-step
+targets both are means over the steps, weighted by the data's per-step weights."""
 
 _SAMPLE_LOSS = "sample_loss"
 """Name of the metric that gives each branch its `loss` (see `_branch_logs`)."""
@@ -169,7 +170,8 @@ def train_group(
     Args:
         config: the settings of every run, the seed included.
         designs: one or more designs; each one's `input_dim` must equal the features.
-        dataset: the data; its `kind` picks the head and the loss.
+        dataset: the data; its `kind` picks the head and the loss, and per-step targets a
+            per-step head (its `weights` weigh each step in the loss and the metrics).
         on_progress: called with one `Progress` per branch after every batch and epoch;
             `Progress.branch` is the design's place in `designs`.
         stop_event: when set, training stops after the current batch.
@@ -191,24 +193,31 @@ def train_group(
         _check_fits(design, dataset)
     parent = _initial_weights_file(config, designs) if config.init_from else None
     x_train, y_train, x_val, y_val = dataset.split(config.validation_split)
-    head = Head(dataset.kind, dataset.output_dim)
+    w_train, w_val = dataset.split_weights(config.validation_split)
+    head = Head(dataset.kind, dataset.output_dim, per_step=dataset.per_step)
     branches = [_build(config, design, x_train.shape[1:], head, parent) for design in designs]
     initial_weights = [branch.get_weights() for branch in branches]
 
     names = [f"branch_{index}" for index in range(len(branches))]
     group = join_branches(dict(zip(names, branches, strict=True)), x_train.shape[1:])
     loss, metric = LOSS_AND_METRIC[dataset.kind]
+    # Weighted metrics: with per-step weights, the loss and the metric are means over the
+    # weighted steps (Keras's unweighted `metrics` would count weight-0 steps too).
     group.compile(
         optimizer=_optimizer(config),
         loss=dict.fromkeys(names, loss),
-        metrics={name: [_sample_loss(dataset.kind), metric] for name in names},
+        weighted_metrics={name: [_sample_loss(dataset.kind), metric] for name in names},
     )
     reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
                          max_seconds, on_start)
+    validation = None
+    if len(x_val):
+        validation = (x_val, dict.fromkeys(names, y_val), _per_branch(names, w_val))
     group.fit(
         x_train,
         dict.fromkeys(names, y_train),
-        validation_data=(x_val, dict.fromkeys(names, y_val)) if len(x_val) else None,
+        sample_weight=_per_branch(names, w_train),
+        validation_data=validation,
         epochs=config.epochs,
         batch_size=config.batch_size,
         shuffle=True,
@@ -366,6 +375,12 @@ def _initial_weights_file(config: TrainConfig, designs: Sequence[Connectivity]) 
                 f"{parent_sizes}; a child must have the same. Received: {child_sizes}"
             )
     return path
+
+
+def _per_branch(names: list[str], weights: np.ndarray | None) -> dict | None:
+    """Per-step weights for every branch's output: Keras takes weights of shape
+    `(samples, steps)` for a model of several outputs only as one array per output."""
+    return None if weights is None else dict.fromkeys(names, weights)
 
 
 def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:

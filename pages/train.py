@@ -204,10 +204,13 @@ with data_box:
     if dataset is not None:
         st.session_state[state.DATA_INPUTS] = dataset.input_dim
         st.caption(f"{plain(dataset.description)} · {dataset.num_samples} sequences × "
-                   f"{dataset.timesteps} steps × {dataset.input_dim} features · {dataset.kind}")
+                   f"{dataset.timesteps} steps × {dataset.input_dim} features · {dataset.kind}"
+                   + (" · a target at every step" if dataset.per_step else ""))
         # A toggle, not an expander: a closed expander's figure is still built every rerun.
         if st.toggle("Preview the sequences", key="train.preview_on"):
-            st.plotly_chart(sequence_preview(dataset.x), key="train.preview")
+            st.plotly_chart(sequence_preview(
+                dataset.x, targets=dataset.y if dataset.per_step else None,
+                weights=dataset.weights), key="train.preview")
 
 with strategy_box:
     st.subheader("Strategy")

@@ -528,6 +528,18 @@ def test_timestep_warns_when_the_task_has_constant_steps(app) -> None:
     assert any("skips them all" in w.value for w in app.warning), [w.value for w in app.warning]
 
 
+@pytest.mark.parametrize("task", ["flipflop", "delayed_match"])
+def test_sequence_tasks_are_offered_with_a_preview_of_their_per_step_targets(app, task) -> None:
+    app.switch_page(TRAIN).run()
+    app.selectbox(key="train.task").select(task).run()
+    app.number_input(key=f"train.task.{task}.num_samples").set_value(50).run()
+    app.toggle(key="train.preview_on").set_value(True).run()
+    _no_exception(app)
+    assert any("a target at every step" in c.value for c in app.caption)
+    [chart] = [c for c in app.get("plotly_chart")]
+    assert '"target 0"' in chart.proto.spec and '"shapes"' in chart.proto.spec
+
+
 def _train_until_an_epoch_ends(app: AppTest):
     """Starts a long run from the Train page; returns its job once an epoch finished."""
     app.switch_page(TRAIN).run()

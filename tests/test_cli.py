@@ -295,3 +295,20 @@ def test_runs_list_group_prints_mean_and_spread_over_seeds(tmp_path):
     assert listed.returncode == 0, listed.stderr
     row = listed.stdout.splitlines()[1]
     assert " 2 " in row and "0, 1" in row and "±" in row, listed.stdout
+
+
+def test_sequence_tasks_are_listed_and_train_without_a_design_on_the_default_one(tmp_path):
+    listed = _cli("tasks", home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "flipflop: " in listed.stdout and "delayed_match: " in listed.stdout
+    assert re.search(r"^ +pulse_probability +float ", listed.stdout, re.M)
+    run_dir = tmp_path / "RUN"
+    trained = _cli(
+        "train", "--task", "delayed_match", "--task-param", "num_samples=64",
+        "--task-param", "delay=2", "--epochs", 1, "--out", run_dir, home=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    run = runs.read_run_folder(run_dir)
+    assert run.connectivity == presets.random(5, 32, density=0.5, seed=0)
+    assert 0 <= run.record["metrics"]["final_val_accuracy"] <= 1
+    assert run.load_model().output_shape == (None, 22, 2)  # a prediction at every step

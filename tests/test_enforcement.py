@@ -1,7 +1,8 @@
 """Every strategy's statement (`limconn.enforcement.Enforcement`) is what its model does.
 
 Each claim is tested for each strategy that makes it, on the strategy's own model:
-a disconnected input has no influence (bit-identical predictions) before and after training;
+a disconnected input has no influence (bit-identical predictions) before and after training,
+for a readout of the last step and one of every step;
 disjoint recurrent groups never see each other at any step; masked weights are 0 after
 *every* optimizer step, whatever the optimizer setting; the trained model's counted
 parameters are exactly the ones that can act; the `output` strategy's caveat holds as stated.
@@ -45,7 +46,7 @@ def _perturbed(x, features):
 
 
 def _fit(model, x, epochs=3, optimizer=None, callbacks=()):
-    targets = np.random.default_rng(1).normal(size=(len(x), model.output_shape[-1]))
+    targets = np.random.default_rng(1).normal(size=(len(x), *model.output_shape[1:]))
     model.compile(optimizer or keras.optimizers.Adam(0.05), "mse")
     model.fit(x, targets.astype("float32"), epochs=epochs, batch_size=8, verbose=0,
               callbacks=list(callbacks))
@@ -67,13 +68,20 @@ def test_the_statements_name_what_each_strategy_enforces():
         Enforcement(input="sometimes", recurrent="none", signs=False)
 
 
+PER_STEP = pytest.mark.parametrize("per_step", [False, True], ids=["last_step", "every_step"])
+
+
+@PER_STEP
 @pytest.mark.parametrize("name", HONOUR_INPUT)
-def test_an_input_whose_row_is_all_zero_has_no_influence_before_and_after_training(name):
+def test_an_input_whose_row_is_all_zero_has_no_influence_before_and_after_training(
+    name, per_step
+):
     input_mask = presets.random(4, 8, density=0.6, seed=3).input_mask.copy()
     input_mask[2] = False
     input_mask[[0, 1, 3], 0] = True  # the other features stay connected
     design = Connectivity(input_mask)
-    model = limconn.build_model(name, design, (TIMESTEPS, 4), limconn.Head("regression", 2))
+    model = limconn.build_model(name, design, (TIMESTEPS, 4),
+                                limconn.Head("regression", 2, per_step))
     x = _sequences(4)
     for stage in ("before", "after"):
         if stage == "after":
@@ -83,12 +91,13 @@ def test_an_input_whose_row_is_all_zero_has_no_influence_before_and_after_traini
         assert not np.array_equal(model.predict(_perturbed(x, [0, 1, 3]), verbose=0), reference)
 
 
+@PER_STEP
 @pytest.mark.parametrize("name", sorted(set(NAMES) - set(HONOUR_INPUT)))
-def test_strategies_that_do_not_honour_the_input_mask_say_so_and_indeed_do_not(name):
+def test_strategies_that_do_not_honour_the_input_mask_say_so_and_indeed_do_not(name, per_step):
     input_mask = np.ones((3, 4), bool)
     input_mask[1] = False
     model = limconn.build_model(name, Connectivity(input_mask), (TIMESTEPS, 3),
-                                limconn.Head("regression", 1))
+                                limconn.Head("regression", 1, per_step))
     x = _sequences(3)
     assert not np.array_equal(model.predict(_perturbed(x, [1]), verbose=0),
                               model.predict(x, verbose=0))
@@ -96,6 +105,8 @@ def test_strategies_that_do_not_honour_the_input_mask_say_so_and_indeed_do_not(n
 
 @pytest.mark.parametrize("name", HONOUR_RECURRENT)
 def test_disjoint_groups_never_see_each_other_at_any_step(name):
+    """Checked on the many-to-one model at every sequence length; the per-step model's
+    outputs are these same states (test below)."""
     design = presets.block_diagonal(4, 6, groups=2)  # inputs 0-1 -> units 0-2, 2-3 -> 3-5
     model = limconn.build_model(name, design, (None, 4), limconn.Head("regression", 1))
     hidden = keras.Model(model.inputs, model.get_layer("lstm").output)
@@ -108,6 +119,23 @@ def test_disjoint_groups_never_see_each_other_at_any_step(name):
             changed = hidden.predict(_perturbed(x, [2, 3])[:, :step], verbose=0)
             np.testing.assert_array_equal(changed[:, :3], reference[:, :3])
             assert not np.array_equal(changed[:, 3:], reference[:, 3:])
+
+
+@pytest.mark.parametrize("name", HONOUR_RECURRENT)
+def test_disjoint_groups_never_see_each_other_in_a_per_step_readout(name):
+    """Per step: the readout of group 0's units at every step ignores group 1's inputs."""
+    design = presets.block_diagonal(4, 6, groups=2).replace(output_mask=[1, 1, 1, 0, 0, 0])
+    model = limconn.build_model(name, design, (TIMESTEPS, 4),
+                                limconn.Head("regression", 2, per_step=True))
+    x = _sequences(4)
+    for stage in ("before", "after"):
+        if stage == "after":
+            _fit(model, x)
+        reference = model.predict(x, verbose=0)
+        assert reference.shape == (24, TIMESTEPS, 2)
+        np.testing.assert_array_equal(model.predict(_perturbed(x, [2, 3]), verbose=0),
+                                      reference)
+        assert not np.array_equal(model.predict(_perturbed(x, [0]), verbose=0), reference)
 
 
 class _CheckEveryStep(keras.callbacks.Callback):

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from limconn import data, jobs, presets
@@ -406,3 +407,16 @@ def test_a_starting_server_removes_what_a_stopped_one_left(tmp_path, caplog):
     assert (tmp_path / "runs" / "ws" / "20261201-000000-def").is_dir()
     assert "Removed 2 leftover(s) of a stopped server" in caplog.text
     assert jobs.clean_leftovers(tmp_path, RunStore(tmp_path / "runs")) == []
+
+
+def test_the_spool_carries_per_step_targets_and_weights_to_the_worker(tmp_path):
+    sent = data.make_task("flipflop", num_samples=20, bits=2, timesteps=30,
+                          pulse_probability=0.2)
+    jobs.spool_dataset(sent, tmp_path / "spool.npz")
+    received = jobs.unspool_dataset(tmp_path / "spool.npz")
+    assert received.per_step
+    for field in ("x", "y", "weights"):
+        np.testing.assert_array_equal(getattr(received, field), getattr(sent, field))
+    # The memory estimate counts them too: 2 outputs and 1 weight per step.
+    assert jobs._step_targets(sent) == 3 and jobs._step_targets(data.make_task(
+        "adding", num_samples=10)) == 0

@@ -25,26 +25,30 @@ def test_the_seven_strategies_of_the_table_are_registered_with_explanations():
     assert "not connectivity" in limconn.STRATEGIES.get("timestep").summary.lower()
 
 
+@pytest.mark.parametrize("per_step", [False, True], ids=["last_step", "every_step"])
 @pytest.mark.parametrize("name", NAMES)
-def test_every_strategy_trains_for_both_heads(name):
+def test_every_strategy_trains_for_both_heads(name, per_step):
     design = presets.random(3, 6, density=0.5, seed=0)
     x = _data()
+    steps = (8,) if per_step else ()
     for head, y in (
-        (limconn.Head("regression", 2), np.zeros((20, 2), "float32")),
-        (limconn.Head("classification", 3), np.arange(20) % 3),
+        (limconn.Head("regression", 2, per_step), np.zeros((20, *steps, 2), "float32")),
+        (limconn.Head("classification", 3, per_step),
+         np.arange(20 * (8 if per_step else 1)).reshape(20, *steps) % 3),
     ):
         model = limconn.build_model(name, design, (8, 3), head)
         loss = "mse" if head.kind == "regression" else "sparse_categorical_crossentropy"
         model.compile("adam", loss)
         history = model.fit(x, y, epochs=2, batch_size=5, verbose=0)
         assert np.isfinite(history.history["loss"]).all()
-        assert model.predict(x, verbose=0).shape == (20, head.outputs)
+        assert model.predict(x, verbose=0).shape == (20, *steps, head.outputs)
 
 
+@pytest.mark.parametrize("per_step", [False, True], ids=["last_step", "every_step"])
 @pytest.mark.parametrize("name", NAMES)
-def test_units_outside_the_output_mask_never_reach_the_prediction(name):
+def test_units_outside_the_output_mask_never_reach_the_prediction(name, per_step):
     design = presets.dense(3, 4).replace(output_mask=[1, 1, 0, 0])
-    model = limconn.build_model(name, design, (8, 3), limconn.Head("regression", 1))
+    model = limconn.build_model(name, design, (8, 3), limconn.Head("regression", 1, per_step))
     readout = model.get_layer("readout")
     kernel, bias = readout.get_weights()
     kernel[2:] = 1e3
@@ -101,6 +105,20 @@ def test_timestep_masking_skips_padding_steps_not_connections():
     padded = np.concatenate([x, np.zeros((4, 5, 3), "float32")], axis=1)
     np.testing.assert_allclose(model.predict(padded, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def test_timestep_masking_keeps_skipped_steps_out_of_a_per_step_loss():
+    """As Keras does with a mask: a skipped step's prediction and target are not counted."""
+    model = limconn.build_model("timestep", presets.dense(3, 4), (8, 3),
+                                limconn.Head("regression", 1, per_step=True))
+    model.compile("sgd", "mse", weighted_metrics=["mae"])
+    x = _data(samples=6)
+    x[:, 5:] = 0.0  # padding: skipped
+    y = np.random.default_rng(1).normal(size=(6, 8, 1)).astype("float32")
+    other = y.copy()
+    other[:, 5:] += 100.0
+    evaluated = [model.evaluate(x, t, verbose=0, return_dict=True) for t in (y, other)]
+    assert evaluated[0] == evaluated[1]
 
 
 def test_build_model_rejects_a_shape_that_disagrees_with_the_design():

@@ -105,6 +105,43 @@ def test_largest_sum_labels_name_the_largest_channel_and_are_balanced():
     assert ((frequencies > 0.28) & (frequencies < 0.39)).all(), frequencies
 
 
+def test_flipflop_targets_hold_each_channels_last_pulse_and_zero_output_scores_one():
+    dataset = make_task("flipflop", bits=3, timesteps=40, pulse_probability=0.1, **SMALL)
+    assert dataset.per_step and dataset.y.shape == dataset.x.shape == (300, 40, 3)
+    assert set(np.unique(dataset.x)) <= {-1.0, 0.0, 1.0}
+    for sample in range(20):
+        for bit in range(3):
+            pulses = np.flatnonzero(dataset.x[sample, :, bit])
+            for step in range(40):
+                earlier = pulses[pulses <= step]
+                expected = dataset.x[sample, earlier[-1], bit] if len(earlier) else 0.0
+                assert dataset.y[sample, step, bit] == expected
+    # A step counts exactly when every channel has pulsed: then every target is +-1.
+    np.testing.assert_array_equal(dataset.weights, (dataset.y != 0).all(axis=2))
+    counted = dataset.weights.astype(bool)
+    assert 0.3 < counted.mean() < 0.95
+    assert float((dataset.y[counted] ** 2).mean()) == 1.0  # zero output: MSE 1
+    with pytest.raises(ValueError, match=r"no sequence has a pulse on all 3.*timesteps=2"):
+        make_task("flipflop", bits=3, timesteps=2, pulse_probability=0.01, num_samples=5)
+
+
+def test_delayed_match_labels_say_whether_test_matches_sample_on_the_decision_steps_only():
+    delay, stimuli = 7, 3
+    dataset = make_task("delayed_match", delay=delay, num_stimuli=stimuli, noise=0.0, **SMALL)
+    assert dataset.kind == "classification" and dataset.per_step
+    assert dataset.timesteps == delay + 20 and dataset.input_dim == stimuli + 1
+    sample = dataset.x[:, 5:10, :stimuli].mean(axis=1).argmax(axis=1)
+    test = dataset.x[:, 10 + delay : 15 + delay, :stimuli].mean(axis=1).argmax(axis=1)
+    decision = slice(15 + delay, None)
+    assert (dataset.y[:, decision] == (sample == test)[:, None]).all()
+    np.testing.assert_array_equal(dataset.weights[:, decision], 1)
+    assert not dataset.weights[:, :15 + delay].any() and not dataset.y[:, :15 + delay].any()
+    assert not dataset.x[:, 10 : 10 + delay, :stimuli].any()  # the delay shows nothing
+    fixation = np.arange(dataset.timesteps) < 15 + delay  # off at the decision: the go cue
+    assert (dataset.x[:, :, stimuli] == fixation).all()
+    assert 0.4 < (sample == test).mean() < 0.6  # chance is 50 %
+
+
 def test_unknown_task_lists_the_known_ones():
     with pytest.raises(ValueError, match="Choose one of: adding, copy"):
         make_task("addition")
@@ -123,6 +160,10 @@ def test_unknown_task_lists_the_known_ones():
          "channels: This server allows at most 256 inputs. Received: 300 inputs."),
         ("largest_sum", {"num_channels": 200}, {"max_outputs": 100},
          "largest_sum: This server allows at most 100 outputs. Received: 200 outputs."),
+        ("flipflop", {"bits": 300}, {},
+         "flipflop: This server allows at most 256 inputs. Received: 300 inputs."),
+        ("delayed_match", {"delay": 2000}, {},
+         "delayed_match: This server allows at most 1,000 timesteps. Received: 2,020 timesteps."),
     ],
 )
 def test_tasks_over_the_limits_are_refused_before_anything_is_generated(

@@ -35,6 +35,40 @@ def test_adding_problem_with_a_half_random_kernel_mask_beats_the_mean_baseline()
     assert np.all(result.weights["recurrent_kernel"][:, ~design.recurrent_mask] == 0)
 
 
+FLIPFLOP_BASELINE_MSE = 1.0  # zero output, on the steps that count
+
+
+def test_flipflop_with_a_half_masked_16_unit_lstm_beats_the_zero_output_baseline():
+    dataset = data.make_task("flipflop", bits=2, num_samples=400, timesteps=30,
+                             pulse_probability=0.15, seed=0)
+    design = presets.random(dataset.input_dim, 16, density=0.5, seed=0)
+    result = train(TrainConfig(epochs=10, batch_size=32, learning_rate=0.02), design, dataset)
+    assert result.metrics["best_val_loss"] < FLIPFLOP_BASELINE_MSE / 4, result.history
+    assert result.max_masked_weight == 0.0
+    assert result.model.output_shape == (None, 30, 2)
+
+
+def test_per_step_metrics_count_only_the_weighted_steps():
+    """The reported validation loss and accuracy are the trained model's over the decision
+    steps (weight 1), not over every step; progress events and metrics carry them."""
+    dataset = data.make_task("delayed_match", num_samples=200, delay=2, num_stimuli=2)
+    events = []
+    result = train(TrainConfig(epochs=2, batch_size=40), presets.dense(dataset.input_dim, 6),
+                   dataset, on_progress=events.append)
+    _, _, x_val, y_val = dataset.split(0.2)
+    _, weights = dataset.split_weights(0.2)
+    probabilities = result.model.predict(x_val, verbose=0)
+    counted = weights.astype(bool)
+    correct = probabilities.argmax(axis=-1) == y_val
+    last = result.history[-1]
+    assert last["val_accuracy"] == pytest.approx(correct[counted].mean(), abs=1e-6)
+    assert last["val_accuracy"] != pytest.approx(correct.mean(), abs=1e-3)
+    chosen = np.take_along_axis(probabilities, y_val[..., None], axis=-1)[..., 0]
+    assert last["val_loss"] == pytest.approx(-np.log(chosen[counted]).mean(), rel=1e-4)
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= events[-1].logs.keys()
+    assert result.metrics["final_val_accuracy"] == last["val_accuracy"]
+
+
 def test_stop_event_is_honoured_within_one_batch_and_keeps_the_partial_run():
     dataset = data.make_task("adding", num_samples=640, timesteps=20)
     design = presets.dense(dataset.input_dim, 8)
@@ -122,15 +156,26 @@ def _without_seconds(history):
     return [{key: value for key, value in row.items() if key != "seconds"} for row in history]
 
 
-@pytest.mark.parametrize("strategy", ["kernel", "random_dynamic"])
-def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy):
+GROUP_DATA = {
+    "adding": {"num_samples": 300, "timesteps": 10},
+    # per-step labels, weight 1 on the decision steps only
+    "delayed_match": {"num_samples": 300, "delay": 2, "num_stimuli": 2},
+}
+
+
+@pytest.mark.parametrize(("strategy", "task"), [("kernel", "adding"),
+                                                ("random_dynamic", "adding"),
+                                                ("kernel", "delayed_match")])
+def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy, task):
     """Same initial weights (bit for bit), same shuffling, same dropout draws (random_dynamic),
-    gradients from its own loss only: each branch's history and weights are a lone run's."""
-    dataset = data.make_task("adding", num_samples=300, timesteps=10)
+    gradients from its own loss only: each branch's history and weights are a lone run's,
+    with per-step targets and weights too."""
+    dataset = data.make_task(task, **GROUP_DATA[task])
+    inputs = dataset.input_dim
     designs = [
-        presets.random(2, 6, density=0.5, seed=1),
-        presets.banded(2, 8, width=1),
-        presets.dense(2, 4),
+        presets.random(inputs, 6, density=0.5, seed=1),
+        presets.banded(inputs, 8, width=1),
+        presets.dense(inputs, 4),
     ]
     config = TrainConfig(strategy=strategy, epochs=2, batch_size=32, seed=7)
     events = []

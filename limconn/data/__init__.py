@@ -1,7 +1,8 @@
 """Data for training masked LSTMs: synthetic tasks and uploaded CSV / NPY / NPZ files.
 
 Every source becomes one `Dataset` (`limconn.data.dataset`): float32 sequences `x` of shape
-`(samples, timesteps, features)` and one target per sequence.
+`(samples, timesteps, features)` and one target per sequence, or one per step with optional
+per-step loss weights (`flipflop`, `delayed_match`, an `.npz` with `weights`).
 
 * `tasks`: synthetic tasks, small pure functions registered in `TASKS` and built with
   `make_task`; their keyword parameters become form fields in the app and options in the CLI.
@@ -24,7 +25,17 @@ from limconn.data._checks import MAX_ARRAY_BYTES, MAX_UPLOAD_BYTES
 from limconn.data.arrays import load_npy, load_npz
 from limconn.data.dataset import KINDS, Dataset, Normalization
 from limconn.data.tables import MISSING_POLICIES, csv_columns, example_csv_path, load_csv
-from limconn.data.tasks import TASKS, adding, channels, copy, largest_sum, make_task, sine
+from limconn.data.tasks import (
+    TASKS,
+    adding,
+    channels,
+    copy,
+    delayed_match,
+    flipflop,
+    largest_sum,
+    make_task,
+    sine,
+)
 from limconn.data.uploads import load_upload
 
 __all__ = [
@@ -39,7 +50,9 @@ __all__ = [
     "channels",
     "copy",
     "csv_columns",
+    "delayed_match",
     "example_csv_path",
+    "flipflop",
     "largest_sum",
     "load_csv",
     "load_npy",

@@ -1,9 +1,10 @@
-"""The dataset type every source becomes: sequences and one target per sequence.
+"""The dataset type every source becomes: sequences and their targets.
 
-A `Dataset` holds float32 sequences `x` of shape `(samples, timesteps, features)` and one
-target per sequence, because every model downstream is many-to-one (the LSTM's last hidden
-state feeds a dense head). It checks its own fields on construction, so that every loader
-and task shares one set of rules and one set of messages.
+A `Dataset` holds float32 sequences `x` of shape `(samples, timesteps, features)` and either
+one target per sequence (many-to-one: the LSTM's last hidden state feeds the readout) or one
+target per step (`per_step`: the readout reads the hidden state at every step), with
+optional per-step loss weights. It checks its own fields on construction, so that every
+loader and task shares one set of rules and one set of messages.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class Normalization:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-    """Sequences and one target per sequence, ready for a many-to-one LSTM.
+    """Sequences and their targets: one per sequence, or one per step (`per_step`).
 
     Synthetic tasks draw their samples independently, so any tail of them is a fair
     validation set. Time series loaded from a CSV are split in time order when they are
@@ -90,8 +91,10 @@ class Dataset:
         description: one line for the app.
         kind: `"regression"` or `"classification"`.
         x: float32 array `(samples, timesteps, features)`.
-        y: regression: float32 `(samples, outputs)`; classification: int32 labels
-            `(samples,)` in `0 .. num_classes - 1`.
+        y: one target per sequence: regression float32 `(samples, outputs)`,
+            classification int32 labels `(samples,)` in `0 .. num_classes - 1`. One target
+            per step (`per_step`): regression `(samples, timesteps, outputs)`,
+            classification `(samples, timesteps)`.
         num_classes: number of classes, classification only.
         feature_names: one name per feature, or empty.
         target_names: one name per output (regression: per target column; classification:
@@ -100,6 +103,10 @@ class Dataset:
             data); `None` lets `split` take a fraction from the end.
         normalization: the scaling `load_csv` applied, to map predictions back; `None` when
             the values are as they came.
+        weights: per-step targets only: float32 `(samples, timesteps)`, each step's weight
+            in the loss and the metrics (0 for a step that does not count, such as a
+            fixation or delay period), finite and >= 0, some of them > 0; `None` weighs
+            every step 1.
 
     Example:
 
@@ -113,8 +120,8 @@ class Dataset:
 
     Raises:
         ValueError: if an array has the wrong dtype or rank, `x` and `y` differ in length,
-            values are not finite, labels are out of range, or names do not match the
-            dimensions; the message names what came.
+            values are not finite, labels are out of range, names do not match the
+            dimensions, or weights do not fit per-step targets; the message names what came.
     """
 
     name: str
@@ -127,6 +134,7 @@ class Dataset:
     target_names: tuple[str, ...] = ()
     validation_start: int | None = None
     normalization: Normalization | None = None
+    weights: np.ndarray | None = None
 
     def __post_init__(self):
         where = self.name or "Dataset"
@@ -148,6 +156,7 @@ class Dataset:
                 "the same first dimension, one target per sequence."
             )
         require_finite(self.x, f"{where}: x")
+        self._check_steps(where)
         object.__setattr__(self, "feature_names", tuple(self.feature_names))
         object.__setattr__(self, "target_names", tuple(self.target_names))
         for field, names, size in (
@@ -169,11 +178,12 @@ class Dataset:
             )
 
     def _check_regression_targets(self, where: str) -> None:
-        if not _is_array(self.y, np.float32, ndim=2) or self.y.shape[1] == 0:
+        if not (_is_array(self.y, np.float32, ndim=2) or _is_array(self.y, np.float32, ndim=3)
+                ) or self.y.shape[-1] == 0:
             raise ValueError(
                 f"{where}: regression targets y must be a float32 array of shape "
-                f"(samples, outputs). Received: {_describe(self.y)}. For one output, use "
-                "y[:, None]."
+                "(samples, outputs), or (samples, timesteps, outputs) for one target per step. "
+                f"Received: {_describe(self.y)}. For one output, use y[..., None]."
             )
         if self.num_classes is not None:
             raise ValueError(
@@ -183,10 +193,10 @@ class Dataset:
         require_finite(self.y, f"{where}: y")
 
     def _check_classification_targets(self, where: str) -> None:
-        if not _is_array(self.y, np.int32, ndim=1):
+        if not (_is_array(self.y, np.int32, ndim=1) or _is_array(self.y, np.int32, ndim=2)):
             raise ValueError(
-                f"{where}: classification targets y must be int32 labels of shape (samples,). "
-                f"Received: {_describe(self.y)}."
+                f"{where}: classification targets y must be int32 labels of shape (samples,), "
+                f"or (samples, timesteps) for one label per step. Received: {_describe(self.y)}."
             )
         if not isinstance(self.num_classes, numbers.Integral) or self.num_classes < 2:
             raise ValueError(
@@ -198,6 +208,38 @@ class Dataset:
                 f"{where}: labels must lie in 0..{self.num_classes - 1}. "
                 f"Received: labels from {self.y.min()} to {self.y.max()}."
             )
+
+    def _check_steps(self, where: str) -> None:
+        """Per-step targets cover every step; weights come only with them, one per step."""
+        if self.per_step and self.y.shape[1] != self.timesteps:
+            raise ValueError(
+                f"{where}: per-step targets y need one target per step of x, "
+                f"{self.timesteps} steps. Received: y of shape {self.y.shape}."
+            )
+        if self.weights is None:
+            return
+        if not self.per_step:
+            raise ValueError(
+                f"{where}: weights are per-step loss weights and need per-step targets y "
+                f"(samples, timesteps, ...). Received: weights with y of shape {self.y.shape}."
+            )
+        if not _is_array(self.weights, np.float32, ndim=2) or (
+                self.weights.shape != self.y.shape[:2]):
+            raise ValueError(
+                f"{where}: weights must be a float32 array of shape (samples, timesteps) = "
+                f"{self.y.shape[:2]}. Received: {_describe(self.weights)}."
+            )
+        require_finite(self.weights, f"{where}: weights")
+        if self.weights.min() < 0 or not self.weights.max() > 0:
+            raise ValueError(
+                f"{where}: weights must be >= 0 with some step > 0. Received: weights from "
+                f"{self.weights.min()} to {self.weights.max()}."
+            )
+
+    @property
+    def per_step(self) -> bool:
+        """Whether there is one target per step (the readout reads every step)."""
+        return self.y.ndim == (2 if self.kind == "classification" else 3)
 
     @property
     def num_samples(self) -> int:
@@ -214,7 +256,7 @@ class Dataset:
     @property
     def output_dim(self) -> int:
         """Units of the dense head: outputs for regression, classes for classification."""
-        return self.num_classes if self.kind == "classification" else self.y.shape[1]
+        return self.num_classes if self.kind == "classification" else self.y.shape[-1]
 
     def constant_steps(self, value: float = 0.0) -> float:
         """The fraction of time steps whose features all equal `value`.
@@ -241,20 +283,44 @@ class Dataset:
         Raises:
             ValueError: if `validation_split` is outside [0, 1).
         """
-        check_fraction(validation_split)
-        start = self.validation_start
-        if start is None:
-            start = self.num_samples - int(self.num_samples * validation_split)
+        start = self._validation_start(validation_split)
         return self.x[:start], self.y[:start], self.x[start:], self.y[start:]
 
+    def split_weights(
+        self, validation_split: float = 0.2
+    ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """The per-step weights of `split`'s training and validation parts, or `None, None`.
 
-def class_labels(values: np.ndarray, what: str) -> tuple[np.ndarray, int]:
-    """int32 labels and the number of classes; labels must be 0..C-1 with every class present."""
+        Raises:
+            ValueError: if `validation_split` is outside [0, 1).
+        """
+        start = self._validation_start(validation_split)
+        if self.weights is None:
+            return None, None
+        return self.weights[:start], self.weights[start:]
+
+    def _validation_start(self, validation_split: float) -> int:
+        check_fraction(validation_split)
+        if self.validation_start is not None:
+            return self.validation_start
+        return self.num_samples - int(self.num_samples * validation_split)
+
+
+def class_labels(
+    values: np.ndarray, what: str, timesteps: int | None = None
+) -> tuple[np.ndarray, int]:
+    """int32 labels and the number of classes; labels must be 0..C-1 with every class present.
+
+    Labels are one per sample `(samples,)`, or one per step `(samples, timesteps)` when
+    `timesteps` is given and above 1.
+    """
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
-    if values.ndim != 1:
+    per_step = timesteps is not None and timesteps > 1 and values.shape[1:] == (timesteps,)
+    if values.ndim != 1 and not per_step:
+        steps = f" or one per step, shape (samples, {timesteps})" if timesteps else ""
         raise ValueError(
-            f"{what}: classification needs one label per sample, shape (samples,). "
+            f"{what}: classification needs one label per sample, shape (samples,){steps}. "
             f"Received: shape {values.shape}."
         )
     if values.dtype.kind == "f":

@@ -318,3 +318,171 @@ def largest_sum(
         feature_names=tuple(f"channel {c}" for c in range(num_channels)),
         target_names=tuple(f"channel {c}" for c in range(num_channels)),
     )
+
+
+@TASKS.register
+def flipflop(
+    limits: Limits | None = None,
+    /,
+    *,
+    num_samples: int = 2000,
+    bits: int = 3,
+    timesteps: int = 100,
+    pulse_probability: float = 0.05,
+    seed: int = 0,
+) -> Dataset:
+    """N-bit flip-flop: each output holds the sign of its channel's last pulse (per step).
+
+    Sussillo & Barak (2013). Each of the `bits` input channels is 0 except for sparse
+    pulses of +1 or -1 (at each step, a pulse with probability `pulse_probability`, its
+    sign a coin flip); output `b` at every step is the sign of channel `b`'s latest pulse
+    (that step's included), shape `(samples, timesteps, bits)`. Before a channel's first
+    pulse its target is 0 and the step has weight 0: a step counts in the loss only once
+    every channel has pulsed, so every counted target is +1 or -1 and a zero output gives
+    an MSE of exactly 1 on the counted steps. With the defaults about a third of the steps
+    come before the last channel's first pulse and do not count.
+
+    Args:
+        limits: the operator's limits, checked before generating; `None` for none.
+        num_samples: number of sequences.
+        bits: input channels, and outputs (the flip-flops).
+        timesteps: sequence length (at least 2).
+        pulse_probability: chance of a pulse per channel and step, in (0, 1].
+        seed: random seed; the same seed gives the same data.
+
+    Example:
+
+    >>> data = flipflop(num_samples=8, bits=2, timesteps=30)
+    >>> data.x.shape, data.y.shape, data.weights.shape
+    ((8, 30, 2), (8, 30, 2), (8, 30))
+
+    Raises:
+        ValueError: for a parameter out of range, or when no sequence has a pulse on
+            every channel (then no step would count): raise `timesteps` or
+            `pulse_probability`.
+    """
+    check_counts(1, num_samples=num_samples, bits=bits)
+    check_counts(2, timesteps=timesteps)
+    check_counts(0, seed=seed)
+    if not 0 < pulse_probability <= 1:
+        raise ValueError(
+            "pulse_probability must be in (0, 1]. "
+            f"Received: pulse_probability={pulse_probability!r}"
+        )
+    check_limits(
+        limits, "flipflop", samples=num_samples, timesteps=timesteps, inputs=bits, outputs=bits
+    )
+    check_array_size((num_samples, timesteps, bits), "flipflop")
+    rng = np.random.default_rng(seed)
+    pulses = rng.random((num_samples, timesteps, bits)) < pulse_probability
+    signs = rng.choice(np.array([-1.0, 1.0], np.float32), (num_samples, timesteps, bits))
+    x = np.where(pulses, signs, np.float32(0))
+    y = np.empty_like(x)
+    state = np.zeros_like(x[:, 0])
+    for step in range(timesteps):  # hold each channel's last pulse
+        state = np.where(pulses[:, step], x[:, step], state)
+        y[:, step] = state
+    weights = (y != 0).all(axis=2).astype(np.float32)
+    if not weights.any():
+        raise ValueError(
+            f"flipflop: no sequence has a pulse on all {bits} channels, so no step would "
+            "count in the loss. Raise timesteps or pulse_probability. Received: "
+            f"timesteps={timesteps}, pulse_probability={pulse_probability}."
+        )
+    return Dataset(
+        name="flipflop",
+        description=f"{bits}-bit flip-flop over {timesteps} steps: hold the sign of each "
+        "channel's last pulse (zero output: MSE 1).",
+        kind="regression",
+        x=x,
+        y=y,
+        weights=weights,
+        feature_names=tuple(f"channel {b}" for b in range(bits)),
+        target_names=tuple(f"bit {b}" for b in range(bits)),
+    )
+
+
+PERIOD_STEPS = 5
+"""Steps of each fixed period of `delayed_match`: fixation, sample, test, decision."""
+
+
+@TASKS.register
+def delayed_match(
+    limits: Limits | None = None,
+    /,
+    *,
+    num_samples: int = 2000,
+    num_stimuli: int = 4,
+    delay: int = 20,
+    noise: float = 0.1,
+    seed: int = 0,
+) -> Dataset:
+    """Delayed match-to-sample: after a delay, does the test stimulus match the sample?
+
+    A working-memory task, classified per step. Each trial has five periods: fixation
+    (5 steps), sample (5 steps, one of `num_stimuli` stimuli), delay (`delay` steps, no
+    stimulus), test (5 steps, a stimulus) and decision (5 steps), so `delay + 20` steps.
+    Inputs: `num_stimuli` one-hot stimulus channels, 1 on the shown stimulus's channel
+    during sample and test, and a fixation channel, 1 until the decision period (its
+    going off is the go cue); Gaussian noise of standard deviation `noise` is added to
+    every input. Labels per step: 1 for a match, 0 for a non-match; only the decision steps
+    have weight 1, every other step weight 0 (their label 0 never counts). Half the trials
+    match; a non-match shows one of the other stimuli. Chance accuracy is 50 % and a
+    constant 50/50 prediction gives a cross-entropy of ln 2 ~ 0.693.
+
+    Args:
+        limits: the operator's limits, checked before generating; `None` for none.
+        num_samples: number of trials.
+        num_stimuli: stimuli to choose from (at least 2).
+        delay: steps between sample and test; longer is harder.
+        noise: standard deviation of the noise added to the inputs.
+        seed: random seed; the same seed gives the same data.
+
+    Example:
+
+    >>> data = delayed_match(num_samples=8, delay=10)
+    >>> data.x.shape, data.y.shape, data.weights[0].tolist().count(1.0)
+    ((8, 30, 5), (8, 30), 5)
+    """
+    check_counts(1, num_samples=num_samples)
+    check_counts(2, num_stimuli=num_stimuli)
+    check_counts(0, delay=delay, seed=seed)
+    if not noise >= 0:
+        raise ValueError(f"noise must be a standard deviation >= 0. Received: noise={noise!r}")
+    timesteps = delay + 4 * PERIOD_STEPS
+    features = num_stimuli + 1
+    check_limits(
+        limits, "delayed_match", samples=num_samples, timesteps=timesteps, inputs=features,
+        outputs=2,
+    )
+    check_array_size((num_samples, timesteps, features), "delayed_match")
+    rng = np.random.default_rng(seed)
+    sample = rng.integers(0, num_stimuli, num_samples)
+    match = rng.random(num_samples) < 0.5
+    other = (sample + rng.integers(1, num_stimuli, num_samples)) % num_stimuli
+    test = np.where(match, sample, other)
+    sample_at = PERIOD_STEPS
+    test_at = 2 * PERIOD_STEPS + delay
+    decision_at = test_at + PERIOD_STEPS
+    rows = np.arange(num_samples)[:, None]
+    x = np.zeros((num_samples, timesteps, features), np.float32)
+    x[rows, np.arange(sample_at, sample_at + PERIOD_STEPS), sample[:, None]] = 1
+    x[rows, np.arange(test_at, decision_at), test[:, None]] = 1
+    x[:, :decision_at, num_stimuli] = 1
+    x += noise * rng.standard_normal(x.shape, dtype=np.float32)
+    y = np.zeros((num_samples, timesteps), np.int32)
+    y[:, decision_at:] = match[:, None]
+    weights = np.zeros((num_samples, timesteps), np.float32)
+    weights[:, decision_at:] = 1
+    return Dataset(
+        name="delayed_match",
+        description=f"Delayed match-to-sample: {num_stimuli} stimuli, {delay}-step delay; "
+        "match or not, judged on the decision steps (chance: 50%).",
+        kind="classification",
+        x=x,
+        y=y,
+        num_classes=2,
+        weights=weights,
+        feature_names=(*(f"stimulus {s}" for s in range(num_stimuli)), "fixation"),
+        target_names=("non-match", "match"),
+    )
