@@ -20,7 +20,8 @@ Commands:
 * `sweep --design A.npz B.npz ... [--seeds 0 1 ...] (--task NAME | --data FILE) ... --out DIR
   [--backend local|ray]`: one run folder per design and seed, `DIR/<stem>-seed<S>`; the
   designs of a seed train as one model (`limconn.sweep`). Same options as `train`.
-* `runs list | export | delete`: the run store (`$LIMCONN_HOME/runs`).
+* `runs list [--tag T] | export | delete | rename RUN NAME | tag RUN [TAG ...] | note RUN
+  TEXT`: the run store (`$LIMCONN_HOME/runs`); a run's tags and note live in its `run.json`.
 * `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
   as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
 * `admin status | expire --older-than 30d [--dry-run] | clean [--dry-run]`: looking after a
@@ -684,7 +685,8 @@ class _SweepBar:
 
 
 def _add_runs_parser(commands) -> None:
-    parser = commands.add_parser("runs", help="list, export or delete saved runs")
+    parser = commands.add_parser(
+        "runs", help="list, export, delete, rename, tag or annotate saved runs")
     actions = parser.add_subparsers(metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="list the runs, newest first")
     listing.add_argument("--workspace", help="only this workspace (default: all)")
@@ -693,6 +695,8 @@ def _add_runs_parser(commands) -> None:
         help="one row per group of runs that differ only by seed: n, seeds, mean ± std of the "
         "best and final validation loss (as Compare's grouped table)",
     )
+    listing.add_argument("--tag", action="append", default=[], metavar="TAG",
+                         help="only runs with this tag (repeat: with all of them)")
     listing.set_defaults(command=_list_runs, parser=listing)
     export = actions.add_parser("export", help="write a run as a .zip")
     export.add_argument("run_id", metavar="RUN_ID")
@@ -703,11 +707,24 @@ def _add_runs_parser(commands) -> None:
     delete.add_argument("run_id", metavar="RUN_ID")
     delete.add_argument("--workspace", default="default")
     delete.set_defaults(command=_delete_run, parser=delete)
+    rename = actions.add_parser("rename", help="give a run a new display name")
+    rename.add_argument("run_id", metavar="RUN_ID")
+    rename.add_argument("name", metavar="NAME")
+    tag = actions.add_parser(
+        "tag", help="set a run's tags, replacing its old ones (none: clear them)")
+    tag.add_argument("run_id", metavar="RUN_ID")
+    tag.add_argument("tags", nargs="*", metavar="TAG")
+    note = actions.add_parser("note", help="set a run's note ('' removes it)")
+    note.add_argument("run_id", metavar="RUN_ID")
+    note.add_argument("note", metavar="TEXT")
+    for action, change in ((rename, "name"), (tag, "tags"), (note, "note")):
+        action.add_argument("--workspace", default="default")
+        action.set_defaults(command=_change_run, change=change, parser=action)
 
 
 def _list_runs(args) -> int:
     store = runs.RunStore()
-    infos = store.list(args.workspace)
+    infos = compare.with_tags(store.list(args.workspace), args.tag)
     for path, message in store.problems:
         print(f"limconn: skipped {path}: {message}", file=sys.stderr)
     if not infos:
@@ -729,6 +746,7 @@ def _list_runs(args) -> int:
             "dataset": info.dataset,
             "best val loss": _number(info.best_val_loss),
             "epochs": info.epochs,
+            "tags": ",".join(info.tags),
             "created": info.created,
         }
         for info in infos
@@ -757,6 +775,15 @@ def _export_run(args) -> int:
 def _delete_run(args) -> int:
     runs.RunStore().delete(args.run_id, args.workspace)
     print(f"Deleted run {args.run_id} from workspace {args.workspace}.")
+    return 0
+
+
+def _change_run(args) -> int:
+    """`runs rename`, `runs tag`, `runs note`: one field of `run.json`, then the run's line."""
+    info = runs.RunStore().edit(args.run_id, args.workspace,
+                                **{args.change: getattr(args, args.change)})
+    tags = ", ".join(info.tags) or "none"
+    print(f"Run {info.id}: name {info.name!r}, tags {tags}, note {info.note!r}")
     return 0
 
 

@@ -45,6 +45,25 @@ def run_colours(infos: Sequence) -> dict[str, str]:
     return {info.id: PALETTE[index % len(PALETTE)] for index, info in enumerate(ordered)}
 
 
+def all_tags(infos: Iterable) -> list[str]:
+    """Every tag any of `infos` carries, sorted: the choices of Compare's tag filter."""
+    return sorted({tag for info in infos for tag in info.tags})
+
+
+def with_tags(infos: Iterable, tags: Iterable[str]) -> list:
+    """The runs carrying every one of `tags` (all runs when `tags` is empty), in order.
+
+    Example:
+
+    >>> from types import SimpleNamespace as Info
+    >>> runs = [Info(id="a", tags=("lr",)), Info(id="b", tags=())]
+    >>> [info.id for info in with_tags(runs, ["lr"])]
+    ['a']
+    """
+    wanted = set(tags)
+    return [info for info in infos if wanted <= set(info.tags)]
+
+
 def trained_numbers(run) -> dict:
     """Densities and effective parameters of the trained model (see
     `limconn.enforcement.trained_summary`), from `run.json` or, for runs recorded before it

@@ -785,7 +785,7 @@ class JobQueue:
                 f"{data_bytes / MB:,.1f} MB; try again later."
             )
 
-    def jobs(self, workspace: str, limit: int | None = None) -> list[Job]:
+    def jobs(self, workspace: str) -> list[Job]:
         """The workspace's jobs, newest first: this server's, and after a restart the
         records of earlier ones (interrupted ones included)."""
         with self._condition:
@@ -799,7 +799,7 @@ class JobQueue:
                     restored, key=lambda job: job._submitted)
             jobs = sorted(self._by_workspace[workspace], key=lambda job: job._submitted,
                           reverse=True)
-        return jobs[:limit] if limit else jobs
+        return jobs
 
     def position(self, job: Job) -> int:
         """1-based place among waiting jobs in the order they will start, or 0."""

@@ -9,7 +9,8 @@ the process that trained it:
     run.json       what the run was: id, name, status, timestamps, config, strategy, what
                    the strategy enforces (`enforcement`), dataset, the painted design's
                    summary (`design`) and the trained model's densities and effective
-                   parameters (`trained`), metrics, max masked weight, library versions
+                   parameters (`trained`), metrics, max masked weight, library versions;
+                   the visitor's `tags` and `note` once set (`RunStore.edit`)
     history.csv    one row per finished epoch: epoch, loss, val_loss, metrics, seconds
     masks.npz      the design, exactly as `Connectivity.save` writes it
     weights.npz    the weights the model computes with: the LSTM's per gate, kernel
@@ -75,7 +76,7 @@ from limconn.strategies import enforcement_of
 from limconn.trainconfig import TrainConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     import pandas as pd
 
@@ -102,6 +103,8 @@ TEMP_PREFIX = ".tmp-"
 """Folders being written (or deleted) carry this prefix until they are complete (or gone)."""
 
 FORMAT_VERSION = 1
+MAX_TAG_LENGTH = 40
+MAX_NOTE_LENGTH = 10_000
 HISTORY_LEADING_COLUMNS = ("epoch", "loss", "val_loss")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -211,6 +214,8 @@ class RunInfo:
         metrics: final and best values, epochs run, wall time (`RunResult.metrics`).
         max_masked_weight: largest |weight| at a masked position (0.0), or `None`.
         path: the run folder.
+        tags: the labels a visitor gave the run (`RunStore.edit`), sorted; `()` for none.
+        note: a free-text note on the run (`RunStore.edit`), or `""`.
     """
 
     id: str
@@ -226,6 +231,8 @@ class RunInfo:
     metrics: dict
     max_masked_weight: float | None
     path: Path
+    tags: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def best_val_loss(self) -> float | None:
@@ -270,6 +277,8 @@ class RunInfo:
             metrics=_field(record, "metrics", dict),
             max_masked_weight=_field(record, "max_masked_weight", (float, int, type(None))),
             path=folder,
+            tags=tuple(_field({"tags": [], **record}, "tags", list)),
+            note=_field({"note": "", **record}, "note", str),
         )
 
 
@@ -428,17 +437,51 @@ class RunStore:
         return read_run_folder(self._run_folder(run_id, workspace))
 
     def rename(self, run_id: str, workspace: str, new_name: str) -> RunInfo:
-        """Changes a run's display name, rewriting `run.json` atomically.
+        """Changes a run's display name (`edit` with a name alone)."""
+        return self.edit(run_id, workspace, name=new_name)
+
+    def edit(self, run_id: str, workspace: str, *, name: str | None = None,
+             tags: Iterable[str] | None = None, note: str | None = None) -> RunInfo:
+        """Changes what a visitor says about a run, rewriting `run.json` atomically and under
+        the workspace's lock; every value is checked before anything is written. `None`
+        leaves a field as it is.
+
+        Args:
+            run_id, workspace: the run.
+            name: the display name; not empty (surrounding spaces dropped).
+            tags: the run's tags, replacing the old ones (empty: none); each 1-40 printable
+                characters; duplicates and surrounding spaces dropped. Compare filters runs
+                by tag (`limconn.compare.with_tags`).
+            note: free text of at most `MAX_NOTE_LENGTH` characters (`""`: none).
 
         Raises:
-            ValueError: for an empty name, an unsafe id, or a missing or broken run.
+            ValueError: naming the bad value, or for an unsafe id or a missing or broken run.
         """
-        if not isinstance(new_name, str) or not new_name.strip():
-            raise ValueError(f"A run's name must be non-empty text. Received: {new_name!r}")
+        changes = {}
+        if name is not None:
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError(f"A run's name must be non-empty text. Received: {name!r}")
+            changes["name"] = name.strip()
+        if tags is not None:
+            if isinstance(tags, str):
+                raise ValueError(f"Give tags as a list of texts. Received: {tags!r}")
+            for tag in tags:
+                text = tag.strip() if isinstance(tag, str) else ""
+                if not 1 <= len(text) <= MAX_TAG_LENGTH or not text.isprintable():
+                    raise ValueError(f"A tag must be 1-{MAX_TAG_LENGTH} printable characters. "
+                                     f"Received: {tag!r}")
+            changes["tags"] = sorted({tag.strip() for tag in tags})
+        if note is not None:
+            if not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH:
+                shown = f"{len(note):,} characters" if isinstance(note, str) else repr(note)
+                raise ValueError(f"A note must be text of at most {MAX_NOTE_LENGTH:,} "
+                                 f"characters. Received: {shown}")
+            changes["note"] = note.strip()
         folder = self._run_folder(run_id, workspace)
-        record = _read_record(folder)
-        record["name"] = new_name.strip()
-        write_atomically(folder / RUN_FILE, _json_text(record).encode("utf-8"))
+        with locked(folder.parent):
+            record = _read_record(folder)
+            record.update(changes)
+            write_atomically(folder / RUN_FILE, _json_text(record).encode("utf-8"))
         return RunInfo.read(folder)
 
     def delete(self, run_id: str, workspace: str = "default") -> None:

@@ -8,8 +8,35 @@ from limconn import compare, pruning
 from limconn.plots import Curve, loss_curves, weight_heatmaps, weight_histograms
 from limconn.strategies import enforcement_of
 from limconn.ui import resources, state
+from limconn.ui.forms import confirmed
 from limconn.ui.frame import page_frame
-from limconn.ui.text import plain
+from limconn.ui.text import plain, reported
+
+
+def manage_runs(store, workspace: str, infos) -> None:
+    """Rename, tag, annotate or delete one run (deleting asks first)."""
+    with st.expander("Manage runs: rename, tag, note, delete"):
+        by_id = {info.id: info for info in infos}
+        run_id = st.selectbox("Run", list(by_id), key="compare.manage.run",
+                              format_func=lambda run_id: f"{by_id[run_id].name} · {run_id}")
+        info = by_id[run_id]
+        name = st.text_input("Name", info.name, key=f"compare.manage.name.{run_id}")
+        tags = st.text_input("Tags (comma-separated)", ", ".join(info.tags),
+                             key=f"compare.manage.tags.{run_id}")
+        note = st.text_area("Note", info.note, key=f"compare.manage.note.{run_id}")
+        save, delete = st.columns(2)
+        if save.button("Save name, tags and note", key="compare.manage.save"):
+            with reported():
+                store.edit(run_id, workspace, name=name, note=note,
+                           tags=[tag for tag in tags.split(",") if tag.strip()])
+                st.rerun()
+        if confirmed("Delete run", f"Delete the run **{plain(info.name)}** ({run_id}) and its "
+                     "files? This cannot be undone.", key=f"compare.manage.delete.{run_id}",
+                     container=delete):
+            with reported():
+                store.delete(run_id, workspace)
+                st.rerun()
+
 
 workspace = page_frame("Compare")
 st.title("Compare")
@@ -27,17 +54,23 @@ if not runs:
     st.stop()
 
 by_id = {info.id: info for info in runs}
+manage_runs(store, workspace, runs)
+wanted_tags = st.multiselect("Only runs tagged", compare.all_tags(runs), key="compare.tags",
+                             help="Runs carrying every chosen tag; tag runs under "
+                                  "“Manage runs”.")
+runs = compare.with_tags(runs, wanted_tags)
 colours = compare.run_colours(runs)
 # Runs that finished since this tab last looked are added to the selection.
 seen = st.session_state.setdefault("compare.seen", set())
-selected = [run_id for run_id in st.session_state.get("compare.runs", []) if run_id in by_id]
+shown = [info.id for info in runs]
+selected = [run_id for run_id in st.session_state.get("compare.runs", []) if run_id in shown]
 if not seen:
-    selected = list(by_id)[:3]
-selected += [run_id for run_id in by_id if run_id not in seen and run_id not in selected]
+    selected = shown[:3]
+selected += [run_id for run_id in shown if run_id not in seen and run_id not in selected]
 seen.update(by_id)
 st.session_state["compare.runs"] = selected
 chosen = st.multiselect(
-    "Runs", list(by_id), key="compare.runs",
+    "Runs", shown, key="compare.runs",
     format_func=lambda run_id: f"{compare.run_label(by_id[run_id])} · {run_id[-6:]}",
 )
 if not chosen:

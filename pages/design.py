@@ -17,7 +17,7 @@ from limconn.gate_views import (
 )
 from limconn.plots import connectivity_graph
 from limconn.ui import resources, state
-from limconn.ui.forms import parameter_inputs
+from limconn.ui.forms import confirmed, parameter_inputs
 from limconn.ui.frame import page_frame
 from limconn.ui.painter import paint_mask
 from limconn.ui.text import plain, reported
@@ -111,7 +111,8 @@ try:
         st.rerun()
 except ValueError as error:
     st.error(plain(error))
-if delete.button("Delete", disabled=len(kept) == 1):
+if confirmed("Delete", f"Delete the design **{plain(name)}**? This cannot be undone.",
+             key=f"design.delete.{name}", container=delete, disabled=len(kept) == 1):
     with reported():
         state.remove(name)
         st.rerun()

@@ -14,6 +14,7 @@ from limconn.ui.text import plain, reported
 
 SOURCES = ("Synthetic task", "Upload", "Example CSV")
 SECTION = "train"
+JOBS_PER_PAGE = 6
 REMEMBERED = ("train.source", "train.task", "train.strategy", "train.epochs", "train.batch",
               "train.lr", "train.optimizer", "train.seed", "train.seeds", "train.val")
 # Widget keys whose values the workspace remembers (plus every task and strategy field). A
@@ -148,7 +149,13 @@ def show_job(job, snapshot) -> None:
             st.success(f"{snapshot.status}{note}: saved as {saved}; see Compare.")
 
 
-def live_jobs(workspace: str, pace: tuple[set[str], float | None]) -> None:
+def jobs_on_page(workspace: str, page: int) -> list:
+    """The workspace's jobs on one page of `JOBS_PER_PAGE` (1-based), newest first."""
+    start = (page - 1) * JOBS_PER_PAGE
+    return resources.job_queue().jobs(workspace)[start:start + JOBS_PER_PAGE]
+
+
+def live_jobs(workspace: str, page: int, pace: tuple[set[str], float | None]) -> None:
     """The job cards, redrawn by a fragment every `pace[1]` seconds.
 
     When a job starts or ends, or the pace its place in the queue calls for changes, the
@@ -156,7 +163,7 @@ def live_jobs(workspace: str, pace: tuple[set[str], float | None]) -> None:
     page runs, so a job that waited in the queue would otherwise be watched at the queue's
     slower pace, and finished jobs polled forever.
     """
-    jobs = resources.job_queue().jobs(workspace, limit=6)
+    jobs = jobs_on_page(workspace, page)
     snapshots = [job.snapshot() for job in jobs]
     if jobs_pace(snapshots) != pace:
         st.rerun()
@@ -282,9 +289,14 @@ with action_box:
     with reported():
         remember_choices()
 
-    jobs = resources.job_queue().jobs(workspace, limit=6)
-    pace = jobs_pace([job.snapshot() for job in jobs])
     st.subheader("Jobs")
-    if not jobs:
+    job_count = len(resources.job_queue().jobs(workspace))
+    page = 1
+    if not job_count:
         st.caption("Jobs of this workspace show here, live, and come back after a reload.")
-    st.fragment(run_every=pace[1])(live_jobs)(workspace, pace)
+    elif job_count > JOBS_PER_PAGE:
+        page_count = -(-job_count // JOBS_PER_PAGE)
+        page = st.number_input(f"Page (of {page_count}; {job_count} jobs, newest first)", 1,
+                               page_count, 1, key="train.jobs.page")
+    pace = jobs_pace([job.snapshot() for job in jobs_on_page(workspace, page)])
+    st.fragment(run_every=pace[1])(live_jobs)(workspace, page, pace)

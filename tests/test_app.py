@@ -30,6 +30,7 @@ from streamlit.testing.v1 import AppTest
 
 from limconn import data, presets, share, training
 from limconn.connectivity import Connectivity
+from limconn.jobs import JobStore
 from limconn.runs import WEIGHTS_FILE
 from limconn.strategies import STRATEGIES
 from limconn.ui import resources, state
@@ -41,6 +42,7 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_TIMEOUT = 90  # the first run of a page that loads runs may import Keras
 TRAIN_TIMEOUT = 180  # seconds a short training run may take to reach "done"
 DESIGN, TRAIN, COMPARE = "pages/design.py", "pages/train.py", "pages/compare.py"
+JOBS_PER_PAGE = 6  # pages/train.py's
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,6 +375,11 @@ def test_new_duplicate_rename_and_delete(app: AppTest) -> None:
     app.text_input(key="design.rename.alpha").set_value(second).run()
     assert any("not taken" in message for message in _errors(app)), _errors(app)
     _button(app, "Delete").click().run()
+    assert len(_designs(app)) == 3  # asked first
+    _button(app, "Cancel").click().run()
+    assert len(_designs(app)) == 3 and not [b for b in app.button if b.label == "Yes"]
+    _button(app, "Delete").click().run()
+    _button(app, "Yes").click().run()
     assert list(_designs(app)) == [first_name, second]
 
 
@@ -641,6 +648,43 @@ def test_compare_warns_about_a_broken_run_and_still_shows_the_good_one(
     _no_exception(app)
     assert any(broken.id in w.value for w in app.warning)
     assert app.dataframe[0].value["id"].tolist() == [good.id]
+
+
+def test_compare_tags_renames_and_deletes_a_run_after_asking(app, results_of_every_strategy):
+    store = resources.run_store()
+    first, second = (store.save(results_of_every_strategy[0], _workspace(app), name=name)
+                     for name in ("first", "second"))
+    app.switch_page(COMPARE).run()
+    app.selectbox(key="compare.manage.run").select(first.id).run()
+    app.text_input(key=f"compare.manage.name.{first.id}").set_value("renamed")
+    app.text_input(key=f"compare.manage.tags.{first.id}").set_value("lr, keep")
+    _button(app, "Save name, tags and note").click().run()
+    _no_exception(app)
+    assert store.load(first.id, _workspace(app)).info.tags == ("keep", "lr")
+    app.multiselect(key="compare.tags").set_value(["lr"]).run()
+    assert app.multiselect(key="compare.runs").value == [first.id]
+    app.selectbox(key="compare.manage.run").select(second.id).run()
+    _button(app, "Delete run").click().run()
+    assert len(store.list(_workspace(app))) == 2  # asked first
+    _button(app, "Yes").click().run()
+    _no_exception(app)
+    assert [info.name for info in store.list(_workspace(app))] == ["renamed"]
+
+
+def test_the_train_page_pages_through_every_job(app) -> None:
+    records = JobStore(resources.settings().home)
+    for number in range(JOBS_PER_PAGE + 1):
+        records.write({"id": f"job{number}", "workspace": _workspace(app), "status": "done",
+                       "submitted": 1000.0 + number, "config": {},
+                       "runs": [{"name": f"run {number}", "history": [], "run_id": ""}]})
+    app.switch_page(TRAIN).run()
+    _no_exception(app)
+    cards = [m.value for m in app.markdown if m.value.startswith("**run ")]
+    assert len(cards) == JOBS_PER_PAGE and "run 6" in cards[0]
+    [page] = [n for n in app.number_input if n.key == "train.jobs.page"]
+    page.set_value(2).run()
+    assert [m.value for m in app.markdown if m.value.startswith("**run ")] == [
+        "**run 0** · done"]
 
 
 def test_compare_makes_a_pruned_design_and_a_random_control(app, results_of_every_strategy):

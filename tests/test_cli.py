@@ -297,6 +297,28 @@ def test_runs_list_group_prints_mean_and_spread_over_seeds(tmp_path):
     assert " 2 " in row and "0, 1" in row and "±" in row, listed.stdout
 
 
+def test_runs_rename_tag_note_delete_and_list_by_tag(tmp_path):
+    dataset = data.make_task("adding", num_samples=64, timesteps=5)
+    from limconn.training import TrainConfig, train
+
+    result = train(TrainConfig(epochs=1, batch_size=32), presets.dense(2, 4), dataset)
+    store = runs.RunStore(tmp_path / "runs")
+    kept, doomed = store.save(result), store.save(result)
+    for argv in (("rename", kept.id, "best"), ("tag", kept.id, "lr", "keep"),
+                 ("note", kept.id, "a note"), ("delete", doomed.id)):
+        changed = _cli("runs", *argv, home=tmp_path)
+        assert changed.returncode == 0, changed.stderr
+    info = store.list()
+    assert [(i.id, i.name, i.tags, i.note) for i in info] == [
+        (kept.id, "best", ("keep", "lr"), "a note")]
+    assert kept.id in _cli("runs", "list", "--tag", "lr", home=tmp_path).stdout
+    assert "No runs" in _cli("runs", "list", "--tag", "other", home=tmp_path).stdout
+    refused = _cli("runs", "tag", kept.id, "x" * 41, home=tmp_path)
+    assert refused.returncode == 1
+    assert _limconn_stderr(refused.stderr) == [
+        f"limconn: error: A tag must be 1-40 printable characters. Received: '{'x' * 41}'"]
+
+
 def test_sequence_tasks_are_listed_and_train_without_a_design_on_the_default_one(tmp_path):
     listed = _cli("tasks", home=tmp_path)
     assert listed.returncode == 0, listed.stderr

@@ -220,6 +220,20 @@ def test_rename_rewrites_run_json_and_delete_removes_the_folder(store, result):
         store.delete(info.id)
 
 
+def test_edit_sets_tags_and_a_note_and_a_bad_value_changes_nothing(store, result):
+    info = store.save(result, name="first")
+    edited = store.edit(info.id, "default", tags=[" lr ", "sweep", "lr"], note=" try 0.1 ")
+    assert edited.tags == ("lr", "sweep") and edited.note == "try 0.1"
+    assert edited.name == "first"
+    for bad, message in (({"tags": ["ok", "x" * 41]}, "Received: 'xxxx"),
+                         ({"tags": "lr"}, "list of texts"),
+                         ({"name": "renamed", "note": "n" * 10_001}, "10,001 characters")):
+        with pytest.raises(ValueError, match=message):
+            store.edit(info.id, "default", **bad)
+    assert store.list() == [edited]  # nothing of a refused edit was written
+    assert store.edit(info.id, "default", tags=[]).tags == ()
+
+
 @pytest.mark.parametrize("bad", ["..", "../escape", "a/b", "/abs", "", ".tmp-x", "-rf", "a b"])
 def test_unsafe_workspace_and_run_ids_are_refused(store, result, tmp_path, bad):
     for attempt in (

@@ -1,4 +1,5 @@
-"""Form fields generated from a registry entry's parameters (presets, tasks, strategies)."""
+"""Form fields generated from a registry entry's parameters (presets, tasks, strategies), and
+a button that asks before it destroys anything."""
 
 from __future__ import annotations
 
@@ -35,3 +36,29 @@ def parameter_inputs(entry: Entry, key: str, columns: int = 3) -> dict:
                     parameter.name, value=parameter.default, key=widget_key, help=parameter.help
                 )
     return values
+
+
+def confirmed(label: str, question: str, key: str, container=None, **button) -> bool:
+    """A button that asks first: a click shows `question` with "Yes" and "Cancel"; returns
+    True on the run where "Yes" is clicked (and only then).
+
+    Args:
+        label: the button's label (e.g. "Delete").
+        question: what the visitor confirms, shown as Markdown (pass names through `plain`).
+        key: a unique widget key; the question's state lives under `key + ".asking"`.
+        container: where the button goes (`st` when `None`); the question goes below it.
+        button: more `st.button` arguments (`disabled`, `help`).
+    """
+    asking = f"{key}.asking"
+    if (container or st).button(label, key=key, **button):
+        st.session_state[asking] = True
+    if not st.session_state.get(asking):
+        return False
+    st.warning(question)
+    yes, no = st.columns(2)
+    answer = yes.button("Yes", key=f"{key}.yes", type="primary")
+    if answer or no.button("Cancel", key=f"{key}.cancel"):
+        st.session_state[asking] = False
+        if not answer:
+            st.rerun()
+    return answer
