@@ -17,6 +17,8 @@ Commands:
   density 0.5, sized to the data). Ctrl-C stops after the current batch and still saves the
   partial run.
   `--init-from RUN_DIR` starts from that run's initial weights (a lottery-ticket retrain).
+  `--resume RUN` (a run folder, or a run id in `--workspace`) continues a stopped run from
+  its last finished epoch (`checkpoint.npz`) to its epoch count, with the same data options.
 * `sweep --design A.npz B.npz ... [--seeds 0 1 ...] (--task NAME | --data FILE) ... --out DIR
   [--backend local|ray]`: one run folder per design and seed, `DIR/<stem>-seed<S>`; the
   designs of a seed train as one model (`limconn.sweep`). Same options as `train`.
@@ -51,6 +53,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from limconn import adjacency, admin, compare, data, presets, pruning, runs, sweep
+from limconn.checkpoints import CHECKPOINT_FILE, read_checkpoint
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -299,6 +302,12 @@ def _add_train_parser(commands) -> None:
     output.add_argument(
         "--out", metavar="DIR", help="the run folder to create (default: a new run in the store)"
     )
+    parser.add_argument(
+        "--resume", metavar="RUN",
+        help="continue a stopped run (its folder, or its id in --workspace) from its last "
+        "finished epoch to its epoch count, with its design and settings; give the same data "
+        "options it trained with",
+    )
     parser.set_defaults(command=_train, parser=parser)
 
 
@@ -439,30 +448,50 @@ def _train(args) -> int:
     runs.check_name(args.workspace, "--workspace")
     if args.out is not None and Path(args.out).exists():
         raise ValueError(f"--out {args.out} already exists; choose a new run folder.")
+    store = runs.RunStore()
     dataset = _load_dataset(args)
-    design = _load_design(args, dataset.input_dim)
-    config = _config(args, args.seed)
+    resume_from = None
+    if args.resume is None:
+        design = _load_design(args, dataset.input_dim)
+        config = _config(args, args.seed)
+    else:
+        if args.design or args.input_mask:
+            raise ValueError("--resume continues the run's own design; leave out --design and "
+                             f"--input-mask. Received: --resume {args.resume}")
+        folder = Path(args.resume)
+        if not folder.is_dir():
+            folder = store.load(args.resume, args.workspace).info.path
+        resume_from = read_checkpoint(folder / CHECKPOINT_FILE)
+        resume_from.check_resumable(dataset.content_hash())
+        [design], config = resume_from.designs, resume_from.config
+        print(f"Resuming {folder.name} after epoch {resume_from.epoch} of {config.epochs}")
     print(f"Training {design.name or 'the design'} ({config.strategy}) on {dataset.description}")
     from limconn.training import stop_on_interrupt, train  # loads TensorFlow, quietly
 
+    # A checkpoint at every finished epoch: a stopped run keeps a copy in its folder.
+    checkpoint = store.checkpoint_path(args.workspace, f"cli-{runs.new_run_id()}")
     bar = _ProgressBar()
     try:
         result, interrupted = stop_on_interrupt(
-            lambda stop: train(config, design, dataset, on_progress=bar, stop_event=stop),
+            lambda stop: train(config, design, dataset, on_progress=bar, stop_event=stop,
+                               checkpoint=checkpoint, resume_from=resume_from),
             on_interrupt=_say_stopping,
         )
     finally:
         bar.close()
-    if args.out is None:
-        folder = runs.RunStore().save(result, args.workspace).path
-    else:
-        folder = runs.write_run_folder(
-            result,
-            args.out,
-            run_id=runs.new_run_id(),
-            name=runs.default_name(result),
-            workspace=args.workspace,
-        )
+    try:
+        if args.out is None:
+            folder = store.save(result, args.workspace).path
+        else:
+            folder = runs.write_run_folder(
+                result,
+                args.out,
+                run_id=runs.new_run_id(),
+                name=runs.default_name(result),
+                workspace=args.workspace,
+            )
+    finally:
+        checkpoint.unlink(missing_ok=True)
     print(
         f"Run {_summary(result.status, result.stop_reason, result.metrics)}, "
         f"max masked weight {_number(result.max_masked_weight)}. Saved to {folder}"

@@ -64,6 +64,26 @@ def with_tags(infos: Iterable, tags: Iterable[str]) -> list:
     return [info for info in infos if wanted <= set(info.tags)]
 
 
+def data_note(infos: Sequence) -> str:
+    """One line saying which runs saw which data, when they did not all see the same
+    (by `RunInfo.data_hash`, the `Dataset.content_hash` in `run.json`); `""` when they did.
+
+    Example:
+
+    >>> from types import SimpleNamespace as Info
+    >>> data_note([Info(name="a", data_hash="12ab" * 16), Info(name="b", data_hash="")])
+    'These runs did not all see the same data: a (data 12ab12ab); b (data not recorded).'
+    """
+    by_data: dict[str, list[str]] = {}
+    for info in infos:
+        by_data.setdefault(info.data_hash, []).append(info.name)
+    if len(by_data) <= 1:
+        return ""
+    return "These runs did not all see the same data: " + "; ".join(
+        f"{', '.join(names)} (data {data_hash[:8] or 'not recorded'})"
+        for data_hash, names in by_data.items()) + "."
+
+
 def trained_numbers(run) -> dict:
     """Densities and effective parameters of the trained model (see
     `limconn.enforcement.trained_summary`), from `run.json` or, for runs recorded before it

@@ -319,6 +319,7 @@ class Job:
         self._version = 0
         self.spool: Path | None = None
         self.spool_bytes = 0
+        self.resume_from: Path | None = None
         self._training_since: float | None = None
         self._saving = False
 
@@ -602,11 +603,11 @@ class _RayWorker:
 
     def _loop(self) -> None:
         while (task := self._tasks.get()) is not None:
-            job_id, config, designs, names, spool, workspace, max_seconds = task
+            job_id, config, designs, names, spool, workspace, max_seconds, resume_from = task
             self._events.put((job_id, RUNNING, time.time()))
             reference = self._remote.remote(
                 (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
-                 max_seconds), self._store, self._max_runs, self._progress)
+                 max_seconds, resume_from), self._store, self._max_runs, self._progress)
             cancelled = False
             while True:
                 ready, _ = self._ray.wait([reference], timeout=_POLL_SECONDS)
@@ -695,7 +696,7 @@ class JobQueue:
     # ---------------------------------------------------------------------------------------
 
     def submit(self, config, designs, dataset: Dataset, workspace: str = "default",
-               names: Sequence[str] | None = None) -> Job:
+               names: Sequence[str] | None = None, resume_from: Path | None = None) -> Job:
         """Queues one group of runs (one design, or several trained together) and returns
         its `Job` at once.
 
@@ -705,6 +706,7 @@ class JobQueue:
             dataset: the data; written to disk until a worker takes the job.
             workspace: whose job it is.
             names: one run name per design (default: design, strategy, data).
+            resume_from: a checkpoint to continue from (`resume` passes it).
 
         A job counts against the server-wide caps from here until it ends; nothing already
         queued is touched when a new one is refused.
@@ -738,6 +740,7 @@ class JobQueue:
             self._check_room(workspace, data_bytes)
             job = Job(self, secrets.token_hex(6), workspace, config, designs, names)
             job.spool, job.spool_bytes = self._spool / f"{job.id}.npz", data_bytes
+            job.resume_from = resume_from
             # Counted from now (the caps hold for concurrent submits); queued once spooled.
             self._jobs[job.id] = job
             self._by_workspace[workspace].append(job)
@@ -784,6 +787,37 @@ class JobQueue:
                 f"{self.limits.max_spool_mb:,} MB it keeps, and this job's data is "
                 f"{data_bytes / MB:,.1f} MB; try again later."
             )
+
+    def checkpoint(self, job: Job) -> Path | None:
+        """The checkpoint a stopped, interrupted or failed job left (the epochs it finished),
+        which `resume` continues; `None` when there is none to resume (a done job's goes)."""
+        if self.store is None or job.status not in (STOPPED, INTERRUPTED, FAILED):
+            return None
+        path = self.store.checkpoint_path(job.workspace, job.id)
+        return path if path.is_file() else None
+
+    def resume(self, job: Job, dataset: Dataset) -> Job:
+        """Queues a job that continues `job` from its checkpoint to its epoch count, with
+        its config, designs and run names; the runs it saves hold the whole history.
+
+        Args:
+            job: a job with a checkpoint (`checkpoint(job)`).
+            dataset: the data `job` trained on (its `content_hash` is checked).
+
+        Raises:
+            ValueError: if there is no checkpoint, the data differ, every epoch already
+                ran, or `submit` refuses.
+        """
+        from limconn.checkpoints import read_checkpoint
+
+        path = self.checkpoint(job)
+        if path is None:
+            raise ValueError(f"This job has no checkpoint to resume from. Received: a "
+                             f"{job.status} job, {job.id}")
+        checkpoint = read_checkpoint(path)
+        checkpoint.check_resumable(dataset.content_hash())
+        return self.submit(checkpoint.config, checkpoint.designs, dataset, job.workspace,
+                           job.names, resume_from=path)
 
     def jobs(self, workspace: str) -> list[Job]:
         """The workspace's jobs, newest first: this server's, and after a restart the
@@ -881,7 +915,7 @@ class JobQueue:
                 return
             worker.job = job
             worker.give((job.id, job.config, job.designs, job.names, str(job.spool),
-                         job.workspace, self.limits.max_seconds))
+                         job.workspace, self.limits.max_seconds, job.resume_from))
 
     def _stop(self, job: Job) -> None:
         with self._condition:
@@ -1046,7 +1080,7 @@ def _serve(tasks, events, stop, store, max_runs) -> None:
     """A worker process: trains the groups it is handed, one at a time, reporting events."""
     while (task := tasks.get()) is not None:
         events.put((task[0], RUNNING, time.time()))
-        job_id, config, designs, names, spool, workspace, max_seconds = task
+        job_id, config, designs, names, spool, workspace, max_seconds, resume_from = task
         try:
             dataset = unspool_dataset(Path(spool))
         except (OSError, ValueError) as error:
@@ -1054,7 +1088,7 @@ def _serve(tasks, events, stop, store, max_runs) -> None:
                                           time.time())))
             continue
         events.put(_train_task((job_id, config, designs, names, dataset, workspace,
-                                max_seconds), store, max_runs, events.put, stop))
+                                max_seconds, resume_from), store, max_runs, events.put, stop))
 
 
 def _train_task_on_ray(task, store, max_runs, progress):
@@ -1072,11 +1106,17 @@ def _train_task(task, store, max_runs, send, stop) -> tuple:
     `send` takes progress events, at most one batch event per run every
     `_BATCH_EVENT_SECONDS` (and every epoch's last batch and end), and the `TRAINING` and
     `SAVING` events that bound the time the queue's time limit counts. `store` (the queue's
-    `RunStore`, handed over whole so its workspace folder naming travels with it) saves them.
+    `RunStore`, handed over whole so its workspace folder naming travels with it) saves them,
+    and keeps the job's checkpoint after every finished epoch (`RunStore.checkpoint_path`):
+    it outlives a stop, the time limit and a killed worker, for `JobQueue.resume`, and goes
+    once the job is done. A resumed job continues from `resume_from`, the checkpoint of the
+    job it resumes, which goes once this one saved its runs.
     """
+    from limconn.checkpoints import read_checkpoint
     from limconn.training import train_group
 
-    job_id, config, designs, names, dataset, workspace, max_seconds = task
+    job_id, config, designs, names, dataset, workspace, max_seconds, resume_from = task
+    checkpoint = None if store is None else store.checkpoint_path(workspace, job_id)
     sent = dict.fromkeys(range(len(designs)), 0.0)
 
     def report(event):
@@ -1094,13 +1134,20 @@ def _train_task(task, store, max_runs, send, stop) -> tuple:
         })))
 
     try:
-        results = train_group(config, designs, dataset, on_progress=report, stop_event=stop,
-                              max_seconds=max_seconds,
-                              on_start=lambda: send((job_id, TRAINING, time.time())))
+        results = train_group(
+            config, designs, dataset, on_progress=report, stop_event=stop,
+            max_seconds=max_seconds, on_start=lambda: send((job_id, TRAINING, time.time())),
+            checkpoint=checkpoint,
+            resume_from=None if resume_from is None else read_checkpoint(resume_from))
         send((job_id, SAVING, time.time()))
         run_ids = ["" if store is None else store.save(result, workspace, name,
                                                        keep=max_runs).id
                    for result, name in zip(results, names, strict=True)]
+        done, kept = results[0].status == DONE, results[0].checkpoint is not None
+        # The resumed job's checkpoint goes once this one has its own (or needs none).
+        for superseded in ([checkpoint] if done else []) + (
+                [resume_from] if resume_from is not None and (done or kept) else []):
+            Path(superseded).unlink(missing_ok=True)
         return job_id, "ended", (results[0].status, results[0].stop_reason, run_ids,
                                  time.time())
     except Exception as error:  # a failed job is reported, never raised in the worker

@@ -23,7 +23,16 @@ the process that trained it:
                    the model's weights before the first step, for `model.load_weights`
                    (a retrain from them: `TrainConfig.init_from`); folders written before
                    limconn kept them lack it, and read all the same
+    checkpoint.npz a stopped run's state after its last finished epoch, which `train
+                   --resume` continues from (`limconn.checkpoints`); only stopped runs
 ```
+
+`run.json`'s `dataset.hash` is the `Dataset.content_hash` of the data the run trained on
+(`RunInfo.data_hash`; `""` for runs recorded before it was kept): Compare says when runs did
+not see the same data.
+
+A job's checkpoint, written while it trains, lies in the workspace's folder under
+`.checkpoints/<job id>.npz` (`RunStore.checkpoint_path`), which `list` never reads as a run.
 
 `write_run_folder` and `read_run_folder` work on a run folder anywhere (the CLI's
 `train --out DIR`); `RunStore` keeps run folders under a root, `$LIMCONN_HOME/runs`, or
@@ -69,8 +78,9 @@ import numpy as np
 
 import limconn
 from limconn import settings
+from limconn.checkpoints import CHECKPOINT_FILE
 from limconn.connectivity import Connectivity, mask_npy_bytes
-from limconn.diskio import fsync_folder, fsync_path, locked, write_atomically
+from limconn.diskio import fsync_folder, fsync_path, locked, private_folder, write_atomically
 from limconn.enforcement import trained_summary
 from limconn.strategies import enforcement_of
 from limconn.trainconfig import TrainConfig
@@ -182,6 +192,8 @@ def write_run_folder(
         _write_history(temporary / HISTORY_FILE, result.history)
         result.model.save(temporary / MODEL_FILE)
         _write_initial_weights(result, temporary / INITIAL_WEIGHTS_FILE)
+        if result.status == "stopped" and result.checkpoint is not None:
+            shutil.copyfile(result.checkpoint, temporary / CHECKPOINT_FILE)
         record = _run_record(result, run_id=run_id, name=name, workspace=workspace)
         (temporary / RUN_FILE).write_text(_json_text(record), encoding="utf-8")
         fsync_folder(temporary)  # on disk before the name says the run is whole
@@ -214,6 +226,7 @@ class RunInfo:
         metrics: final and best values, epochs run, wall time (`RunResult.metrics`).
         max_masked_weight: largest |weight| at a masked position (0.0), or `None`.
         path: the run folder.
+        data_hash: the `Dataset.content_hash` of its data, or `""` if not recorded.
         tags: the labels a visitor gave the run (`RunStore.edit`), sorted; `()` for none.
         note: a free-text note on the run (`RunStore.edit`), or `""`.
     """
@@ -231,6 +244,7 @@ class RunInfo:
     metrics: dict
     max_masked_weight: float | None
     path: Path
+    data_hash: str = ""
     tags: tuple[str, ...] = ()
     note: str = ""
 
@@ -277,6 +291,7 @@ class RunInfo:
             metrics=_field(record, "metrics", dict),
             max_masked_weight=_field(record, "max_masked_weight", (float, int, type(None))),
             path=folder,
+            data_hash=_field({"hash": ""} | record["dataset"], "hash", str),
             tags=tuple(_field({"tags": [], **record}, "tags", list)),
             note=_field({"note": "", **record}, "note", str),
         )
@@ -517,6 +532,16 @@ class RunStore:
                 )
         return buffer.getvalue()
 
+    def checkpoint_path(self, workspace: str, key: str) -> Path:
+        """Where a job's checkpoint lies while it trains and after it stopped:
+        `<workspace folder>/.checkpoints/<key>.npz`, the folder created privately.
+
+        Raises:
+            ValueError: if `workspace` or `key` is not a safe name.
+        """
+        folder = private_folder(self._workspace_folder(workspace) / ".checkpoints")
+        return folder / f"{check_name(key, 'checkpoint key')}.npz"
+
     def _workspace_folder(self, workspace: str) -> Path:
         check_name(workspace, "workspace")
         return self.root / (workspace if self.folder_name is None else
@@ -582,6 +607,7 @@ def _run_record(result: RunResult, *, run_id: str, name: str, workspace: str) ->
             "name": result.dataset_name,
             "description": result.dataset_description,
             "kind": result.kind,
+            "hash": result.data_hash,
         },
         "design": {
             "name": design.name,

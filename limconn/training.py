@@ -13,7 +13,9 @@ history, weights and result are those of a run of its own (to float rounding). R
 different seeds shuffle the data differently, so they cannot share a model: a sweep trains
 one group per seed (`limconn.sweep`).
 
-Determinism: with the same config, design, data and seed, a run on CPU gives the same
+Determinism: each epoch's batches are a permutation drawn from the seed and the epoch
+(`epoch_batches`), so a run resumed from a checkpoint (`limconn.checkpoints`) continues as it
+would have. With the same config, design, data and seed, a run on CPU gives the same
 history, provided no other training runs at the same time in the same process (Keras's
 global seed and TensorFlow's thread pools are process-wide). GPU kernels (cuDNN) and
 runs that overlap in a server are not bit-reproducible.
@@ -43,6 +45,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from limconn._tf import keras
+from limconn.checkpoints import Checkpoint, write_checkpoint
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
 from limconn.enforcement import max_masked_weight, trained_weights, zero_masked_weights
@@ -85,6 +88,9 @@ class RunResult:
         initial_weights: the model's weights before the first step (`model.get_weights()`
             order), kept so a retrain can start from them (`TrainConfig.init_from`).
         stop_reason: why a stopped run stopped, or `""`.
+        data_hash: the `Dataset.content_hash` of the data it trained on.
+        checkpoint: the group's checkpoint after its last finished epoch
+            (`limconn.checkpoints`), or `None` when none was asked for or no epoch finished.
     """
 
     config: TrainConfig
@@ -100,6 +106,8 @@ class RunResult:
     model: keras.Model
     initial_weights: list[np.ndarray]
     stop_reason: str = ""
+    data_hash: str = ""
+    checkpoint: Path | None = None
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -127,6 +135,8 @@ def train(
     on_progress: ProgressCallback | None = None,
     stop_event: threading.Event | None = None,
     max_seconds: float | None = None,
+    checkpoint: str | Path | None = None,
+    resume_from: Checkpoint | None = None,
 ) -> RunResult:
     """Trains `connectivity` on `dataset` with `config`: a group of one (`train_group`).
 
@@ -138,12 +148,14 @@ def train(
         stop_event: when set, training stops after the current batch.
         max_seconds: stop (keeping the run) once this much time has passed since the first
             batch began.
+        checkpoint, resume_from: as in `train_group`.
 
     Raises:
         ValueError: if the design and the data disagree, or `config.init_from` cannot be
-            used.
+            used, or the checkpoint cannot be resumed.
     """
-    [result] = train_group(config, [connectivity], dataset, on_progress, stop_event, max_seconds)
+    [result] = train_group(config, [connectivity], dataset, on_progress, stop_event, max_seconds,
+                           checkpoint=checkpoint, resume_from=resume_from)
     return result
 
 
@@ -155,6 +167,8 @@ def train_group(
     stop_event: threading.Event | None = None,
     max_seconds: float | None = None,
     on_start: Callable[[], Any] | None = None,
+    checkpoint: str | Path | None = None,
+    resume_from: Checkpoint | None = None,
 ) -> list[RunResult]:
     """Trains several designs with one config and seed in one model and one loop.
 
@@ -179,18 +193,28 @@ def train_group(
             batch began: loading data and building the model do not count.
         on_start: called once, as the first batch begins (when `max_seconds` starts to
             count; the job queue's own time limit starts there too).
+        checkpoint: a file to keep the group's state in after every finished epoch
+            (`limconn.checkpoints`), so a stopped or killed group can be resumed; `None`
+            keeps none.
+        resume_from: a checkpoint to continue from, to `config.epochs`: pass its `config`
+            and `designs` too, and the data it trained on. The results' histories begin
+            with the checkpoint's epochs.
 
     Returns:
         One `RunResult` per design, in order.
 
     Raises:
-        ValueError: if there is no design, a design and the data disagree, or
-            `config.init_from` cannot be used.
+        ValueError: if there is no design, a design and the data disagree,
+            `config.init_from` cannot be used, or `resume_from` does not fit the config, the
+            designs or the data.
     """
     if not designs:
         raise ValueError(f"train_group needs at least one design. Received: {designs!r}")
     for design in designs:
         _check_fits(design, dataset)
+    data_hash = dataset.content_hash()
+    if resume_from is not None:
+        _check_resumable(resume_from, config, designs, data_hash)
     parent = _initial_weights_file(config, designs) if config.init_from else None
     x_train, y_train, x_val, y_val = dataset.split(config.validation_split)
     w_train, w_val = dataset.split_weights(config.validation_split)
@@ -210,19 +234,27 @@ def train_group(
     )
     reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
                          max_seconds, on_start)
+    first_epoch = 0
+    if resume_from is not None:
+        first_epoch = _restore(group, resume_from, reporter)
+        initial_weights = list(resume_from.initial_weights)
+    callbacks = [reporter]
+    if checkpoint is not None:
+        callbacks.append(_Checkpointer(Path(checkpoint), reporter, config, designs,
+                                       initial_weights, data_hash))
     validation = None
     if len(x_val):
         validation = (x_val, dict.fromkeys(names, y_val), _per_branch(names, w_val))
     group.fit(
-        x_train,
-        dict.fromkeys(names, y_train),
-        sample_weight=_per_branch(names, w_train),
+        epoch_batches(x_train, y_train, w_train, names, config.batch_size, config.seed,
+                      first_epoch, config.epochs),
+        steps_per_epoch=reporter.steps_per_epoch,
+        initial_epoch=first_epoch,
         validation_data=validation,
         epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
+        shuffle=False,  # epoch_batches shuffles, by seed and epoch
         verbose=0,
-        callbacks=[reporter],
+        callbacks=callbacks,
     )
 
     results = []
@@ -238,11 +270,13 @@ def train_group(
             status="stopped" if reporter.stop_reason else "done",
             stop_reason=reporter.stop_reason,
             history=history,
-            wall_time=reporter.elapsed(),
+            wall_time=reporter.seconds(),
             weights=trained_weights(branch),
             max_masked_weight=max_masked_weight(branch),
             model=branch,
             initial_weights=initial,
+            data_hash=data_hash,
+            checkpoint=Path(checkpoint) if checkpoint and Path(checkpoint).is_file() else None,
         ))
     return results
 
@@ -426,10 +460,15 @@ class _Reporter(keras.callbacks.Callback):
         self.validation_cut = False
         self.epoch = 1
         self.started: float | None = None
+        self.earlier_seconds = 0.0
 
     def elapsed(self) -> float:
         """Seconds since the first batch began (0 before)."""
         return 0.0 if self.started is None else time.perf_counter() - self.started
+
+    def seconds(self) -> float:
+        """Training time of the runs: `elapsed`, plus that of a checkpoint resumed from."""
+        return self.earlier_seconds + self.elapsed()
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.started is None:
@@ -452,7 +491,7 @@ class _Reporter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for history, prefix in zip(self.histories, self.prefixes, strict=True):
             row = self._branch_logs(logs, prefix)
-            history.append({"epoch": epoch + 1, **row, "seconds": self.elapsed()})
+            history.append({"epoch": epoch + 1, **row, "seconds": self.seconds()})
         self._emit("epoch", self.steps_per_epoch, logs)
 
     def _check_stop(self) -> bool:
@@ -485,10 +524,84 @@ class _Reporter(keras.callbacks.Callback):
             return
         done = (self.epoch - 1) * self.steps_per_epoch + step
         total = self.epochs * self.steps_per_epoch
-        elapsed = self.elapsed()
+        elapsed = self.seconds()
         eta = elapsed / done * (total - done) if done else 0.0
         for branch, prefix in enumerate(self.prefixes):
             self.on_progress(Progress(
                 kind, self.epoch, self.epochs, step, self.steps_per_epoch,
                 self._branch_logs(logs, prefix), elapsed, eta, branch=branch, seed=self.seed,
             ))
+
+
+# --------------------------------------------------------------------------------------------
+# Shuffling by epoch, checkpoints and resuming (`limconn.checkpoints`)
+# --------------------------------------------------------------------------------------------
+
+
+def epoch_batches(x, y, weights, names: list[str], batch_size: int, seed: int,
+                  first_epoch: int, epochs: int):
+    """The training batches of epochs `first_epoch` to `epochs - 1`, for `fit`.
+
+    Each epoch's order is a permutation drawn from `(seed, epoch)` alone, so a run resumed
+    at an epoch sees the very batches an uninterrupted run with that seed sees (Keras's own
+    shuffling draws from a generator whose state a new process would not have). Yields
+    `(x, {name: y}, {name: weights})` per batch; without weights, `(x, {name: y})`.
+    """
+    for epoch in range(first_epoch, epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            rows = order[start:start + batch_size]
+            targets = dict.fromkeys(names, y[rows])
+            if weights is None:
+                yield x[rows], targets
+            else:
+                yield x[rows], targets, _per_branch(names, weights[rows])
+
+
+def _check_resumable(checkpoint: Checkpoint, config: TrainConfig,
+                     designs: Sequence[Connectivity], data_hash: str) -> None:
+    if config != checkpoint.config or len(designs) != len(checkpoint.designs):
+        raise ValueError("Resume a checkpoint with its own config and designs "
+                         "(`checkpoint.config`, `checkpoint.designs`). Received: "
+                         f"{len(designs)} design(s) and config {config.to_dict()}")
+    checkpoint.check_resumable(data_hash)
+
+
+def _restore(group: keras.Model, checkpoint: Checkpoint, reporter: _Reporter) -> int:
+    """Puts a checkpoint's weights, optimizer state, histories and time into a compiled
+    group; returns the epoch to start at (0-based)."""
+    group.optimizer.build(group.trainable_variables)
+    for variables, values, what in ((group.weights, checkpoint.model_weights, "weights"),
+                                    (group.optimizer.variables,
+                                     checkpoint.optimizer_variables, "optimizer variables")):
+        if len(variables) != len(values):
+            raise ValueError(f"The checkpoint does not fit this model: it has {len(values)} "
+                             f"{what}, the model {len(variables)}.")
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    reporter.histories = [list(history) for history in checkpoint.histories]
+    reporter.earlier_seconds = checkpoint.seconds
+    return checkpoint.epoch
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    """Writes the group's checkpoint after every epoch that finished (not one a stop cut
+    short: the reporter's stop reason is set then)."""
+
+    def __init__(self, path: Path, reporter: _Reporter, config, designs, initial_weights,
+                 data_hash: str):
+        super().__init__()
+        self.path, self.reporter = path, reporter
+        self.config, self.designs = config, tuple(designs)
+        self.initial_weights, self.data_hash = tuple(initial_weights), data_hash
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.reporter.stop_reason:
+            return
+        write_checkpoint(self.path, Checkpoint(
+            epoch=epoch + 1, config=self.config, designs=self.designs,
+            histories=tuple(self.reporter.histories), seconds=self.reporter.seconds(),
+            data_hash=self.data_hash, initial_weights=self.initial_weights,
+            model_weights=[v.numpy() for v in self.model.weights],
+            optimizer_variables=[v.numpy() for v in self.model.optimizer.variables],
+        ))

@@ -83,6 +83,8 @@ for run_id in chosen:
         st.warning(f"Skipped the broken run {run_id}: {plain(error)}")
 if not loaded:
     st.stop()
+if note := compare.data_note([run.info for run in loaded.values()]):
+    st.warning(plain(note))
 
 axis_column, log_column, group_column = st.columns(3)
 x_axis = axis_column.radio("x axis", ("epoch", "seconds"), horizontal=True, key="compare.x")

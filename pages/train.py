@@ -116,15 +116,23 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
                       max_bytes=limits.max_upload_bytes, limits=limits))
 
 
-def show_job(job, snapshot) -> None:
+def show_job(job, snapshot, dataset: data.Dataset | None) -> None:
     """One job's live card (`snapshot`, taken just now): status, its runs' progress, their
-    losses, Stop."""
+    losses, Stop, and Resume for a job that kept a checkpoint (with the data chosen above,
+    which must be the data it trained on)."""
     with st.container(border=True):
         title, button = st.columns([5, 1])
         names = ", ".join(run.name for run in snapshot.runs)
         title.markdown(f"**{plain(names)}** · {snapshot.status}")
         if snapshot.status in (QUEUED, RUNNING):
             button.button("Stop", key=f"train.stop.{job.id}", on_click=job.stop)
+        elif resources.job_queue().checkpoint(job) is not None and button.button(
+                "Resume", key=f"train.resume.{job.id}", disabled=dataset is None,
+                help="Continue from the last finished epoch to the job's epoch count, with "
+                     "the data chosen above (the data it trained on)."):
+            with reported():
+                resources.job_queue().resume(job, dataset)
+                st.rerun()
         if snapshot.status == QUEUED:
             st.info(f"Queued: {snapshot.position} of the jobs waiting for a free worker "
                     "start before or with it.")
@@ -155,7 +163,8 @@ def jobs_on_page(workspace: str, page: int) -> list:
     return resources.job_queue().jobs(workspace)[start:start + JOBS_PER_PAGE]
 
 
-def live_jobs(workspace: str, page: int, pace: tuple[set[str], float | None]) -> None:
+def live_jobs(workspace: str, page: int, pace: tuple[set[str], float | None],
+              dataset: data.Dataset | None) -> None:
     """The job cards, redrawn by a fragment every `pace[1]` seconds.
 
     When a job starts or ends, or the pace its place in the queue calls for changes, the
@@ -168,7 +177,7 @@ def live_jobs(workspace: str, page: int, pace: tuple[set[str], float | None]) ->
     if jobs_pace(snapshots) != pace:
         st.rerun()
     for job, snapshot in zip(jobs, snapshots, strict=True):
-        show_job(job, snapshot)
+        show_job(job, snapshot, dataset)
 
 
 def jobs_pace(snapshots) -> tuple[set[str], float | None]:
@@ -299,4 +308,4 @@ with action_box:
         page = st.number_input(f"Page (of {page_count}; {job_count} jobs, newest first)", 1,
                                page_count, 1, key="train.jobs.page")
     pace = jobs_pace([job.snapshot() for job in jobs_on_page(workspace, page)])
-    st.fragment(run_every=pace[1])(live_jobs)(workspace, page, pace)
+    st.fragment(run_every=pace[1])(live_jobs)(workspace, page, pace, dataset)

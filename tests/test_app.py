@@ -579,6 +579,28 @@ def test_a_job_interrupted_by_a_restart_shows_as_interrupted(app) -> None:
     assert len(restored.snapshot().history) >= 1
 
 
+def test_resume_continues_a_job_interrupted_by_a_restart_to_its_epoch_count(app) -> None:
+    app.switch_page(TRAIN).run()
+    _small_task(app, epochs=4)
+    app.number_input(key="train.task.adding.num_samples").set_value(3000).run()
+    _button(app, "Train").click().run()
+    [job] = resources.job_queue().jobs(_workspace(app))
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while not job.snapshot().history:
+        assert time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.1)
+    resources.job_queue.clear()  # the server stops mid-training and starts again
+    after = _open(TRAIN, workspace=_workspace(app))  # the same data: the page remembers it
+    assert _wait_for_job(after) == "interrupted"
+    _button(after, "Resume").click().run()
+    _no_exception(after)
+    assert _wait_for_job(after) == "done", _errors(after)
+    newest = resources.job_queue().jobs(_workspace(app))[0].snapshot()
+    run = resources.run_store().load(newest.run_id, _workspace(app))
+    assert run.history["epoch"].tolist() == [1, 2, 3, 4]
+    assert run.info.data_hash and not [b for b in after.button if b.label == "Resume"]
+
+
 def test_names_a_visitor_typed_are_shown_as_text(app) -> None:
     app.text_input(key=f"design.rename.{_current_name(app)}").set_value(
         "**bold** [link](http://x)").run()

@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -117,6 +118,31 @@ def test_ctrl_c_stops_training_and_saves_the_partial_run(tmp_path):
     assert (record["status"], record["stop_reason"]) == ("stopped", "stopped by request")
     history = runs.read_run_folder(run_dir).history
     assert 1 <= len(history) == record["metrics"]["epochs_run"] < 500
+
+
+def test_train_resume_continues_a_stopped_run_folder_to_its_epoch_count(tmp_path):
+    from limconn.training import TrainConfig, train
+
+    dataset = data.make_task("adding", num_samples=200, timesteps=10)  # TRAIN_ON_ADDING's
+    stop = threading.Event()
+    stopped = train(TrainConfig(epochs=3, batch_size=64), presets.dense(2, 4), dataset,
+                    on_progress=lambda event: event.kind == "epoch" and stop.set(),
+                    stop_event=stop, checkpoint=tmp_path / "checkpoint.npz")
+    runs.write_run_folder(stopped, tmp_path / "STOPPED", run_id="r1", name="r",
+                          workspace="default")
+    assert (tmp_path / "STOPPED" / "checkpoint.npz").is_file()
+    resumed = _cli("train", "--resume", tmp_path / "STOPPED", *TRAIN_ON_ADDING, "--out",
+                   tmp_path / "RESUMED", home=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming STOPPED after epoch 1 of 3" in resumed.stdout
+    run = runs.read_run_folder(tmp_path / "RESUMED")
+    assert run.history["epoch"].tolist() == [1, 2, 3] and run.info.status == "done"
+    assert not (tmp_path / "RESUMED" / "checkpoint.npz").exists()
+    other = _cli("train", "--resume", tmp_path / "STOPPED", "--task", "adding", "--out",
+                 tmp_path / "OTHER", home=tmp_path)
+    assert other.returncode == 1 and not (tmp_path / "OTHER").exists()
+    assert _limconn_stderr(other.stderr)[-1].startswith(
+        "limconn: error: Resume with the data the run trained on")
 
 
 def test_sweep_writes_a_run_folder_per_design_and_seed_with_one_line_each(tmp_path):

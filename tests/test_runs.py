@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from limconn import Head, build_model, data, load_mask_npy, presets, runs
+from limconn import Head, build_model, compare, data, load_mask_npy, presets, runs
 from limconn.training import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -232,6 +232,18 @@ def test_edit_sets_tags_and_a_note_and_a_bad_value_changes_nothing(store, result
             store.edit(info.id, "default", **bad)
     assert store.list() == [edited]  # nothing of a refused edit was written
     assert store.edit(info.id, "default", tags=[]).tags == ()
+
+
+def test_run_json_records_the_data_hash_and_compare_notes_runs_on_other_data(store, result,
+                                                                           dataset):
+    first, second = store.save(result, name="first"), store.save(result, name="second")
+    assert first.data_hash == dataset.content_hash() == second.data_hash
+    assert compare.data_note([first, second]) == ""
+    record = json.loads((second.path / runs.RUN_FILE).read_text())
+    record["dataset"]["hash"] = "f" * 64
+    (second.path / runs.RUN_FILE).write_text(json.dumps(record))
+    note = compare.data_note(store.list())
+    assert note.startswith("These runs did not all see the same data") and "ffffffff" in note
 
 
 @pytest.mark.parametrize("bad", ["..", "../escape", "a/b", "/abs", "", ".tmp-x", "-rf", "a b"])
