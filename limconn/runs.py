@@ -32,7 +32,8 @@ the process that trained it:
 not see the same data.
 
 A job's checkpoint, written while it trains, lies in the workspace's folder under
-`.checkpoints/<job id>.npz` (`RunStore.checkpoint_path`), which `list` never reads as a run.
+`.checkpoints/<job id>.npz` (`RunStore.checkpoint_path`), which `list` never reads as a run;
+`prune` keeps as many checkpoints as runs (`Limits.max_runs`).
 
 `write_run_folder` and `read_run_folder` work on a run folder anywhere (the CLI's
 `train --out DIR`); `RunStore` keeps run folders under a root, `$LIMCONN_HOME/runs`, or
@@ -58,6 +59,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
@@ -405,7 +407,8 @@ class RunStore:
         return RunInfo.read(folder)
 
     def prune(self, workspace: str, keep: int) -> list[str]:
-        """Deletes the workspace's runs beyond its newest `keep`; returns their ids.
+        """Deletes the workspace's runs beyond its newest `keep`, and its job checkpoints
+        beyond the newest `keep` (`checkpoint_path`); returns the runs' ids.
 
         Holds the workspace's lock, so two workers saving at the run limit at once delete
         each old run once; a run already gone (deleted by hand meanwhile) is skipped.
@@ -413,10 +416,13 @@ class RunStore:
         Raises:
             ValueError: if `workspace` is not a safe folder name.
         """
-        with locked(self._workspace_folder(workspace)):
+        folder = self._workspace_folder(workspace)
+        with locked(folder):
             doomed = self.list(workspace)[keep:]
             for info in doomed:
                 _remove_run_folder(info.path)
+            for path in _newest_first((folder / ".checkpoints").glob("*.npz"))[keep:]:
+                path.unlink(missing_ok=True)
         return [info.id for info in doomed]
 
     def list(self, workspace: str | None = None) -> list[RunInfo]:
@@ -570,6 +576,16 @@ class RunStore:
                 except ValueError as error:
                     self.problems.append((entry, str(error)))
         return found
+
+
+def _newest_first(paths) -> list[Path]:
+    """`paths` by modification time, newest first; one deleted meanwhile (a worker's
+    finished checkpoint) is left out."""
+    dated = []
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            dated.append((path.stat().st_mtime, path))
+    return [path for _, path in sorted(dated, reverse=True)]
 
 
 def _remove_run_folder(folder: Path) -> None:
