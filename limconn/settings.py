@@ -61,6 +61,8 @@ class Limits:
         max_new_workspaces_per_hour: anonymous workspaces the server opens per hour.
         max_cached_data_mb: MB of datasets (tasks, parsed uploads) the server process keeps
             in memory between reruns, all visitors together.
+        max_kept_uploads: uploaded data files (or X/y pairs) kept per workspace, so a reload
+            does not ask for them again; each is at most `max_upload_mb`.
 
     Raises:
         ValueError: if a value is not a positive number (or over the painter's 256 for
@@ -87,6 +89,7 @@ class Limits:
     max_spool_mb: int = 4096
     max_new_workspaces_per_hour: int = 120
     max_cached_data_mb: int = 512
+    max_kept_uploads: int = 10
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

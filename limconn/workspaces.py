@@ -17,6 +17,9 @@ folders are named by a keyed hash of its id (`folder_name`). On disk, under `$LI
 workspaces/<hash>/designs/index.json   names in order, the current one, their files
 workspaces/<hash>/designs/<hex>.npz    one design each, as Connectivity.save writes it
 workspaces/<hash>/settings.json        what a page remembers (e.g. the Train page's choices)
+workspaces/<hash>/uploads/index.json   kept data files (`UploadStore`): names, their files
+workspaces/<hash>/uploads/<hex>/<name> one kept upload's file(s), under a safe version of
+                                       the name it was uploaded with
 runs/<hash>/<run id>/                  the workspace's runs (`limconn.runs.RunStore`)
 ```
 
@@ -372,6 +375,104 @@ def _well_formed(index: object) -> bool:
     return isinstance(index, dict) and isinstance(index.get("designs"), list) and all(
         isinstance(entry, dict) and isinstance(entry.get("name"), str)
         and isinstance(entry.get("file"), str) for entry in index["designs"])
+
+
+class UploadStore:
+    """The data files a workspace uploaded, kept so a reload or a new tab need not ask again.
+
+    An entry is one dataset: one file (a CSV, an `.npz`), or two (`X.npy` and `y.npy`), under
+    the name of its first file; keeping a name again replaces that entry. Each file was
+    checked by its loader before it is kept, and is read back through the same loaders.
+
+    Args:
+        folder: the workspace's folder.
+        max_entries: the most entries kept (`Limits.max_kept_uploads`); each file is at most
+            `Limits.max_upload_mb`, so a workspace keeps at most their product.
+    """
+
+    INDEX = "index.json"
+
+    def __init__(self, folder: str | os.PathLike, max_entries: int):
+        self.folder = Path(folder) / "uploads"
+        self.max_entries = max_entries
+
+    def _index(self) -> list[dict]:
+        try:
+            index = json.loads((self.folder / self.INDEX).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        entries = index.get("uploads") if isinstance(index, dict) else None
+        return [entry for entry in entries or [] if isinstance(entry, dict)
+                and isinstance(entry.get("name"), str) and isinstance(entry.get("files"), list)
+                and all(isinstance(name, str) for name in entry["files"])]
+
+    def names(self) -> list[str]:
+        """The kept entries' names, oldest first."""
+        return [entry["name"] for entry in self._index()]
+
+    def paths(self, name: str) -> list[Path]:
+        """The files of entry `name`, in the order they were kept.
+
+        Raises:
+            ValueError: if there is no such entry.
+        """
+        for entry in self._index():
+            if entry["name"] == name:
+                return [self.folder / file for file in entry["files"]]
+        raise ValueError(f"No kept upload is named {name!r}.")
+
+    def put(self, files: list[tuple[str, bytes]]) -> str:
+        """Keeps one dataset's files (name, bytes), replacing an entry of the same name;
+        returns the entry's name (the first file's).
+
+        Raises:
+            ValueError: if the workspace keeps `max_entries` others already.
+            OSError: if the disk refused; the index then lists what it listed before.
+        """
+        name = files[0][0]
+        with _locked(self.folder):
+            entries = self._index()
+            old = next((entry for entry in entries if entry["name"] == name), None)
+            if old is None and len(entries) >= self.max_entries:
+                raise ValueError(
+                    f"This server keeps at most {self.max_entries} uploaded data files per "
+                    f"workspace; delete one first. Received: {name!r}")
+            folder = private_folder(self.folder / secrets.token_hex(8))
+            kept = []
+            for file_name, data in files:
+                write_atomically(folder / _safe_file_name(file_name), data)
+                kept.append(f"{folder.name}/{_safe_file_name(file_name)}")
+            entries = [entry for entry in entries if entry is not old]
+            entries.append({"name": name, "files": kept})
+            self._write(entries)
+        if old is not None:
+            self._remove_files(old)
+        return name
+
+    def remove(self, name: str) -> None:
+        """Deletes entry `name` and its files (one already gone is not an error)."""
+        with _locked(self.folder):
+            entries = self._index()
+            doomed = [entry for entry in entries if entry["name"] == name]
+            self._write([entry for entry in entries if entry["name"] != name])
+        for entry in doomed:
+            self._remove_files(entry)
+
+    def _write(self, entries: list[dict]) -> None:
+        write_atomically(self.folder / self.INDEX, json.dumps({"uploads": entries}).encode())
+
+    def _remove_files(self, entry: dict) -> None:
+        for file in entry["files"]:
+            (self.folder / file).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the entry's folder, once empty
+                (self.folder / file).parent.rmdir()
+
+
+def _safe_file_name(name: str) -> str:
+    """A file name made of letters, digits, `.`, `_` and `-` that keeps `name`'s extension
+    (the loaders go by it); never hidden, never a path."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(name)).name)[-100:].lstrip(".-_")
+    return safe or "upload"
 
 
 class SettingsStore:

@@ -8,15 +8,18 @@ from limconn.plots import live_loss_spec, sequence_preview
 from limconn.strategies import STRATEGIES, enforcement_of
 from limconn.trainconfig import OPTIMIZERS, TrainConfig
 from limconn.ui import resources, state
-from limconn.ui.forms import parameter_inputs
+from limconn.ui.forms import confirmed, parameter_inputs
 from limconn.ui.frame import page_frame
 from limconn.ui.text import plain, reported
 
 SOURCES = ("Synthetic task", "Upload", "Example CSV")
 SECTION = "train"
 JOBS_PER_PAGE = 6
-REMEMBERED = ("train.source", "train.task", "train.strategy", "train.epochs", "train.batch",
-              "train.lr", "train.optimizer", "train.seed", "train.seeds", "train.val")
+NEW_UPLOAD = "upload a new file"
+KEPT_NEXT = "train.kept_next"
+REMEMBERED = ("train.source", "train.kept_upload", "train.task", "train.strategy",
+              "train.epochs", "train.batch", "train.lr", "train.optimizer", "train.seed",
+              "train.seeds", "train.val")
 # Widget keys whose values the workspace remembers (plus every task and strategy field). A
 # comment, not a string: Streamlit's magic would write a bare string onto the page.
 
@@ -24,11 +27,6 @@ REMEMBERED = ("train.source", "train.task", "train.strategy", "train.epochs", "t
 def cached(*key, make) -> data.Dataset:
     """A dataset made once per key and kept in the server's byte-capped cache."""
     return resources.datasets().get(key, make)
-
-
-def file_key(file) -> str:
-    """An upload's own id (each upload gets a new one), or a path."""
-    return getattr(file, "file_id", None) or str(file)
 
 
 def restore_choices() -> None:
@@ -69,23 +67,57 @@ def choose_data(validation_split: float, limits) -> data.Dataset | None:
 
 
 def uploaded(validation_split: float, limits) -> data.Dataset | None:
+    """An uploaded data file, kept in the workspace: chosen from the kept ones, or a new
+    upload, which is kept once its loader accepts it (then chosen)."""
+    uploads = state.upload_store()
+    options = [NEW_UPLOAD, *uploads.names()]
+    if KEPT_NEXT in st.session_state:  # a file kept on the run before
+        st.session_state["train.kept_upload"] = st.session_state.pop(KEPT_NEXT)
+    if st.session_state.get("train.kept_upload") not in options:  # deleted in another tab
+        st.session_state.pop("train.kept_upload", None)
+    choice = st.selectbox("Data file", options, key="train.kept_upload",
+                          help="Uploaded files are kept in this workspace (at most "
+                               f"{limits.max_kept_uploads}) until you delete them.")
+    if choice == NEW_UPLOAD:
+        keep_new_upload(uploads, limits)
+        return None
+    if confirmed("Delete this file", f"Delete the kept file **{plain(choice)}**?",
+                 key=f"train.kept_upload.delete.{choice}"):
+        uploads.remove(choice)
+        st.rerun()
+    paths = uploads.paths(choice)
+    suffix = paths[0].suffix.lower()
+    if suffix == ".npz":
+        return cached("npz", str(paths[0]), make=lambda: data.load_npz(
+            paths[0], max_bytes=limits.max_upload_bytes, limits=limits))
+    if suffix == ".npy":
+        return cached("npy", *map(str, paths), make=lambda: data.load_npy(
+            *paths, max_bytes=limits.max_upload_bytes, limits=limits))
+    return csv_dataset(paths[0], validation_split, limits)
+
+
+def keep_new_upload(uploads, limits) -> None:
+    """The file uploaders; a file (with its targets, for X as .npy) its loader accepts is
+    kept and chosen. A refused one is not kept: the error says why."""
     file = st.file_uploader(
         "A CSV time series, an .npz with X and y, or X as .npy", type=["csv", "npz", "npy"],
         key="train.upload",
     )
     if file is None:
-        return None
-    name = file.name.lower()
-    if name.endswith(".npz"):
-        return cached("npz", file_key(file), make=lambda: data.load_npz(
-            file, max_bytes=limits.max_upload_bytes, limits=limits))
+        return
+    files, name = [file], file.name.lower()
     if name.endswith(".npy"):
         targets = st.file_uploader("Targets y (.npy)", type=["npy"], key="train.targets")
         if targets is None:
-            return None
-        return cached("npy", file_key(file), file_key(targets), make=lambda: data.load_npy(
-            file, targets, max_bytes=limits.max_upload_bytes, limits=limits))
-    return csv_dataset(file, validation_split, limits)
+            return
+        files.append(targets)
+    checks = {".npz": data.load_npz, ".npy": data.load_npy}
+    check = next((load for suffix, load in checks.items() if name.endswith(suffix)),
+                 data.csv_columns)
+    check(*files, max_bytes=limits.max_upload_bytes, limits=limits)
+    with state.saving():
+        st.session_state[KEPT_NEXT] = uploads.put([(f.name, f.getvalue()) for f in files])
+    st.rerun()
 
 
 def csv_dataset(file, validation_split: float, limits, missing: str = "error") -> data.Dataset:
@@ -93,7 +125,7 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
 
     Widget keys carry the file's name, so another file starts from fresh choices.
     """
-    columns = cached("csv columns", file_key(file), make=lambda: data.csv_columns(
+    columns = cached("csv columns", str(file), make=lambda: data.csv_columns(
         file, max_bytes=limits.max_upload_bytes, limits=limits))
     key = f"train.csv.{getattr(file, 'name', file)}"
     left, right = st.columns(2)
@@ -108,7 +140,7 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
     policies = data.MISSING_POLICIES
     missing = missing_column.selectbox("Missing values", policies,
                                        index=policies.index(missing), key=f"{key}.missing")
-    return cached("csv", file_key(file), tuple(features), tuple(targets), int(window),
+    return cached("csv", str(file), tuple(features), tuple(targets), int(window),
                   int(horizon), validation_split, missing, make=lambda: data.load_csv(
                       file, feature_columns=features, target_columns=targets,
                       window=int(window), horizon=int(horizon),

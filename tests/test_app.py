@@ -773,6 +773,22 @@ def test_train_refuses_hostile_uploads_with_an_error(app: AppTest, files, messag
     assert _button(app, "Train").disabled
 
 
+def test_an_upload_is_kept_for_a_reload_and_deleted_after_asking(app: AppTest) -> None:
+    app.switch_page(TRAIN).run()
+    app.radio(key="train.source").set_value("Upload").run()
+    y = np.arange(20, dtype=np.float32)
+    app.file_uploader(key="train.upload").upload("my data.npz", _npz_bytes(X=_x(), y=y)).run()
+    _no_exception(app)
+    assert app.selectbox(key="train.kept_upload").value == "my data.npz"
+    reloaded = _open(TRAIN, workspace=_workspace(app))  # no file asked for again
+    assert reloaded.selectbox(key="train.kept_upload").value == "my data.npz"
+    assert not _button(reloaded, "Train").disabled
+    _button(reloaded, "Delete this file").click().run()
+    _button(reloaded, "Yes").click().run()
+    _no_exception(reloaded)
+    assert reloaded.selectbox(key="train.kept_upload").options == ["upload a new file"]
+
+
 def test_synthetic_sizes_are_bounded_before_anything_is_generated(home, monkeypatch) -> None:
     monkeypatch.setenv("LIMCONN_MAX_SAMPLES", "500")
     app = _open(TRAIN)

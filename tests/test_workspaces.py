@@ -18,6 +18,7 @@ from limconn.ui import resources, state
 from limconn.workspaces import (
     DesignStore,
     SettingsStore,
+    UploadStore,
     WorkspaceKeys,
     folder_name,
     read_or_create_secret,
@@ -390,3 +391,19 @@ def test_no_page_script_has_a_bare_string_that_magic_would_show(script):
               if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
               and isinstance(node.value.value, str) and id(node) not in docstrings]
     assert not strays, f"{script.name}: bare strings at lines {strays}"
+
+
+def test_kept_uploads_are_bounded_replaced_by_name_and_deleted(tmp_path):
+    uploads = UploadStore(tmp_path, max_entries=2)
+    uploads.put([("X.npy", b"x"), ("y.npy", b"y")])
+    uploads.put([("../a b.csv", b"1")])
+    assert uploads.names() == ["X.npy", "../a b.csv"]
+    assert [path.name for path in uploads.paths("../a b.csv")] == ["a_b.csv"]
+    with pytest.raises(ValueError, match="at most 2 uploaded data files.*'c.csv'"):
+        uploads.put([("c.csv", b"2")])
+    old = uploads.paths("X.npy")
+    uploads.put([("X.npy", b"new x"), ("y.npy", b"y")])
+    assert uploads.paths("X.npy")[0].read_bytes() == b"new x" and not old[0].exists()
+    uploads.remove("X.npy")
+    assert uploads.names() == ["../a b.csv"]
+    assert uploads.paths("../a b.csv")[0].parent.parent == tmp_path / "uploads"

@@ -17,7 +17,7 @@ import streamlit as st
 from limconn import presets
 from limconn.connectivity import Connectivity
 from limconn.ui import resources
-from limconn.workspaces import DesignStore, SettingsStore, workspace_folder
+from limconn.workspaces import DesignStore, SettingsStore, UploadStore, workspace_folder
 
 WORKSPACE = "limconn.workspace"
 DATA_INPUTS = "limconn.data_inputs"
@@ -84,6 +84,11 @@ def design_store() -> DesignStore:
     if key not in st.session_state:
         st.session_state[key] = DesignStore(_folder(), resources.settings().limits.max_designs)
     return st.session_state[key]
+
+
+def upload_store() -> UploadStore:
+    """The workspace's kept data files (`limconn.workspaces.UploadStore`)."""
+    return UploadStore(_folder(), resources.settings().limits.max_kept_uploads)
 
 
 @contextlib.contextmanager
