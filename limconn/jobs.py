@@ -28,6 +28,9 @@ What a lab server needs from it:
   (`jobs(workspace)`), and each job's record (status, per-epoch history, run ids) is kept on
   disk as it changes; a job that was queued or training when the server stopped is shown as
   interrupted after a restart, with the history of every epoch it finished.
+* **Resumable**: a training job keeps a checkpoint after every finished epoch in the run
+  store (`RunStore.checkpoint_path`), which a stop, the time limit or a dead worker leaves
+  behind; `resume` queues a job that continues it to its epoch count.
 
 Why processes, not threads: Streamlit calls `keras.backend.clear_session()` (a garbage
 collection and TensorFlow's kernel-cache reset, process-wide) after every script run, and a
