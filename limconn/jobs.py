@@ -878,10 +878,10 @@ def _serve(tasks, events, stop, store_root, max_runs) -> None:
 def _train_task_on_ray(task, store_root, max_runs, progress, flag):
     """A Ray task: `_train_task`, stopped through `flag` (`limconn.raystop.run_task`); a
     stop that comes before training ends the job stopped, without a run."""
-    from limconn.raystop import run_task
+    from limconn.raystop import result, run_task
 
     def send(event) -> None:
-        progress.put(event)
+        result(progress.actor.put_nowait.remote(event))  # not `progress.put`: see `result`
         flag.training()
 
     return run_task(

@@ -20,6 +20,7 @@ optional extra: it is imported only when a `RayStop` is made or a flag is read.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import importlib
@@ -79,9 +80,8 @@ class StopFlag:
         import ray
 
         try:
-            return bool(ray.get(self.board.is_stopped.remote(self.key),
-                                timeout=_READ_TIMEOUT_SECONDS))
-        except ray.exceptions.GetTimeoutError:
+            return bool(result(self.board.is_stopped.remote(self.key), _READ_TIMEOUT_SECONDS))
+        except concurrent.futures.TimeoutError:
             return False
         except ray.exceptions.RayError:
             return True
@@ -92,6 +92,20 @@ class StopFlag:
         if not self._noted:
             self._noted = True
             self.board.note_training.remote(self.key)
+
+
+def result(reference, timeout: float | None = None):
+    """In a Ray task: the value of `reference` (an actor call's), waited for on a future.
+
+    Not `ray.get`: a task blocked in `ray.get` or `ray.wait` lends its CPU to the next task
+    while it waits, so a task that read its flag that way every batch would let more tasks
+    train at once than there are CPUs.
+
+    Raises:
+        concurrent.futures.TimeoutError: if the value did not come within `timeout` seconds.
+        ray.exceptions.RayError: if the call failed (e.g. its actor is gone).
+    """
+    return reference.future().result(timeout=timeout)
 
 
 def run_task(flag: StopFlag, work: Callable[[threading.Event], _Result],

@@ -278,6 +278,8 @@ def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop
 
     from limconn.raystop import RayStop
 
+    if stop_event.is_set():  # stopped before it began: start nothing (as `_run_local`)
+        return []
     with ray_connection():
         stops = RayStop()
         try:
