@@ -488,14 +488,14 @@ class _RayWorker:
         try:
             self._events.put(self._ray.get(reference))
         except Exception as error:  # the task died, or was cancelled by force
-            forced = reference in self._stops.cancelled
-            if forced and self._stops.was_training(job_id):
-                message = ("stopped by request; its Ray task did not end in time and was "
-                           "cancelled, so no run was saved")
+            if reference not in self._stops.cancelled:
+                status, message = FAILED, f"{type(error).__name__}: {error}"
+            elif self._stops.was_training(job_id):
+                status, message = STOPPED, ("stopped by request; its Ray task did not end in "
+                                            "time and was cancelled, so no run was saved")
             else:
-                message = "stopped by request" if forced else f"{type(error).__name__}: {error}"
-            self._events.put((job_id, "ended", (STOPPED if forced else FAILED, message, [],
-                                                time.time())))
+                status, message = STOPPED, "stopped before it started"
+            self._events.put((job_id, "ended", (status, message, [], time.time())))
 
 
 class JobQueue:

@@ -15,10 +15,11 @@ started Ray shuts it down when it ends; one that found Ray running leaves it run
 Stopping: setting `stop_event` ends the running groups after their current batch and
 starts no more. On Ray the stop is written on a stop board that every task reads
 (`limconn.raystop`), not sent as `ray.cancel`'s Ctrl-C, which a task still importing
-TensorFlow would lose: a task reads it when it starts and after its start-up (and ends
-without training), then after every batch. A task still running `raystop.STOP_GRACE_SECONDS`
-after the stop is cancelled by force, its runs lost. Every group that started training
-writes the partial runs of all its branches; a group stopped before it trained writes none.
+TensorFlow would lose: a task reads it as it starts and again after its start-up (and if it
+is there, ends without training), then after every batch. A task still running
+`raystop.STOP_GRACE_SECONDS` after the stop is cancelled by force, its runs lost. Every group
+that started training writes the partial runs of all its branches; a group stopped before it
+trained writes none.
 
 Example:
 
