@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from limconn import data, jobs, presets
+from limconn import data, jobs, presets, raystop
 from limconn.jobs import (
     DONE,
     FAILED,
@@ -375,3 +375,25 @@ def test_a_ray_job_stopped_during_its_tasks_start_up_ends_stopped_without_a_run(
         STOPPED, "stopped before it started", [])
     assert snapshot.history == () and raytasks.files(signals, "training") == []
     assert queue.store.list("ws") == []
+
+
+def test_a_ray_job_whose_task_ignores_its_stop_is_cancelled_by_force_after_the_grace(
+    dataset, tmp_path, local_ray, monkeypatch
+):
+    """The last resort (this kills a Ray worker, so it runs last in the module)."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setattr(jobs, "_train_task_on_ray",
+                        raytasks.watched(jobs._train_task_on_ray, signals, ignore_stop=True))
+    monkeypatch.setattr(raystop, "STOP_GRACE_SECONDS", 0.5)
+    queue = _ray_queue(tmp_path, max_jobs=1)
+    try:
+        job = queue.submit(LONG, presets.dense(2, 4), dataset, "ws")
+        raytasks.wait_until(lambda: raytasks.files(signals, "started"))
+        job.stop()
+        assert job.wait(timeout=raytasks.HOLD_SECONDS / 2)
+    finally:
+        queue.close()
+    snapshot = job.snapshot()
+    assert (snapshot.status, snapshot.error, snapshot.run_ids) == (
+        STOPPED, "stopped before it started", [])
