@@ -561,13 +561,20 @@ class _RayWorker:
     """A slot that trains each job it is given as one Ray task (`LIMCONN_RAY_ADDRESS`).
 
     The task trains and saves its runs where it runs (the run store must be on storage the
-    cluster shares), sends progress through a Ray queue, which a thread here forwards into
-    the job queue's events, and takes `ray.cancel` as a stop (its partial runs are kept).
+    cluster shares) and sends progress through a Ray queue, which a thread here forwards into
+    the job queue's events. A stop is written on the slot's stop board, which the task reads
+    (`limconn.raystop`), not sent as `ray.cancel`'s Ctrl-C, which a task still starting would
+    lose: a task stopped before it trains ends stopped without a run, one stopped while
+    training ends after its batch with its partial runs saved. A task still running
+    `raystop.STOP_GRACE_SECONDS` after its stop, or the task of a killed slot, is cancelled by
+    force (no run saved).
     """
 
     def __init__(self, index: int, events, store, max_runs, address: str):
         import ray  # an optional extra, needed only with a Ray address
         from ray.util.queue import Queue
+
+        from limconn.raystop import RayStop
 
         if not ray.is_initialized():
             ray.init(address=address, log_to_driver=False, logging_level="WARNING")
@@ -575,6 +582,7 @@ class _RayWorker:
         self.stop = threading.Event()
         self._ray, self._events = ray, events
         self._progress = Queue()
+        self._stops = RayStop()
         self._remote = ray.remote(_train_task_on_ray)
         self._store, self._max_runs = store, max_runs
         self._tasks: queue_module.Queue = queue_module.Queue()
@@ -601,29 +609,40 @@ class _RayWorker:
     close = kill
 
     def _loop(self) -> None:
-        while (task := self._tasks.get()) is not None:
-            job_id, config, designs, names, spool, workspace, max_seconds = task
-            self._events.put((job_id, RUNNING, time.time()))
-            reference = self._remote.remote(
-                (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
-                 max_seconds), self._store, self._max_runs, self._progress)
-            cancelled = False
-            while True:
-                ready, _ = self._ray.wait([reference], timeout=_POLL_SECONDS)
-                while not self._progress.empty():
-                    self._events.put(self._progress.get_nowait())
-                if ready:
-                    break
-                if self.stop.is_set() and not cancelled:
-                    self._ray.cancel(reference, force=self._killed)
-                    cancelled = True
-            try:
-                self._events.put(self._ray.get(reference))
-            except Exception as error:  # the task died or was cancelled before it began
-                self._events.put((job_id, "ended", (
-                    STOPPED if cancelled else FAILED,
-                    "stopped by request" if cancelled else f"{type(error).__name__}: {error}",
-                    [], time.time())))
+        try:
+            while (task := self._tasks.get()) is not None:
+                self._run(task)
+        finally:
+            self._stops.close()
+
+    def _run(self, task) -> None:
+        job_id, config, designs, names, spool, workspace, max_seconds = task
+        self._events.put((job_id, RUNNING, time.time()))
+        reference = self._remote.remote(
+            (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
+             max_seconds), self._store, self._max_runs, self._progress,
+            self._stops.flag(job_id))
+        stopping = False
+        while True:
+            ready, _ = self._stops.wait([reference], timeout=_POLL_SECONDS)
+            while not self._progress.empty():
+                self._events.put(self._progress.get_nowait())
+            if ready:
+                break
+            if self.stop.is_set() and not stopping:
+                self._stops.stop(job_id, reference, force=self._killed)
+                stopping = True
+        try:
+            self._events.put(self._ray.get(reference))
+        except Exception as error:  # the task died, or was cancelled by force
+            if reference not in self._stops.cancelled:
+                status, message = FAILED, f"{type(error).__name__}: {error}"
+            elif self._stops.was_training(job_id):
+                status, message = STOPPED, ("stopped by request; its Ray task did not end in "
+                                            "time and was cancelled, so no run was saved")
+            else:
+                status, message = STOPPED, "stopped before it started"
+            self._events.put((job_id, "ended", (status, message, [], time.time())))
 
 
 class JobQueue:
@@ -1057,13 +1076,19 @@ def _serve(tasks, events, stop, store, max_runs) -> None:
                                 max_seconds), store, max_runs, events.put, stop))
 
 
-def _train_task_on_ray(task, store, max_runs, progress):
-    """A Ray task: `_train_task`, with `ray.cancel` (Ctrl-C here) taken as a stop."""
-    from limconn.training import stop_on_interrupt
+def _train_task_on_ray(task, store, max_runs, progress, flag):
+    """A Ray task: `_train_task`, stopped through `flag` (`limconn.raystop.run_task`); a
+    stop that comes before training ends the job stopped, without a run."""
+    from limconn.raystop import result, run_task
 
-    outcome, _ = stop_on_interrupt(
-        lambda stop: _train_task(task, store, max_runs, progress.put, stop))
-    return outcome
+    def send(event) -> None:
+        result(progress.actor.put_nowait.remote(event))  # not `progress.put`: see `result`
+        flag.training()
+
+    return run_task(
+        flag, lambda stop: _train_task(task, store, max_runs, send, stop),
+        stopped=lambda: (task[0], "ended", (STOPPED, "stopped before it started", [],
+                                            time.time())))
 
 
 def _train_task(task, store, max_runs, send, stop) -> tuple:

@@ -280,9 +280,10 @@ def stop_on_interrupt(
 ) -> tuple[_Result, bool]:
     """Runs `work(stop_event)` in a thread and turns Ctrl-C into a stop.
 
-    Python delivers Ctrl-C (and Ray's `ray.cancel`) to the main thread as
-    `KeyboardInterrupt`; training in another thread lets the main thread set the stop
-    event instead, so training ends after its batch and its partial runs are kept. A second
+    Python delivers Ctrl-C to the main thread as `KeyboardInterrupt`; training in another
+    thread lets the main thread set the stop event instead, so training ends after its batch
+    and its partial runs are kept. (An interrupt that comes before this is in place is lost,
+    so Ray tasks read their stop from a board instead: `limconn.raystop`.) A second
     Ctrl-C abandons the work. The main thread waits on a queue, not on `Thread.join`: a
     join interrupted by Ctrl-C can leave `is_alive()` False while the thread still runs
     (seen on CPython 3.11).
