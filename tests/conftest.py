@@ -17,7 +17,6 @@ import pytest
 
 from tests.browser import CHROMIUM, launch_chromium, save_screenshot
 
-
 BROWSER_TIMEOUT_SECONDS = 420
 
 
