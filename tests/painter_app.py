@@ -3,7 +3,9 @@
 Keeps a 12 x 20 mask in `st.session_state` (or `?rows=..&cols=..`), paints it, and shows
 the stored mask's connected cells as JSON (up to 64 x 64) plus a `.npy` download of it.
 With `?signs=1` the painter shows its sign strip (every row free at first) and the page
-shows the stored row signs as text, `row_signs [0, 1, -1, ...]`.
+shows the stored row signs as text, `row_signs [0, 1, -1, ...]`. The painter sits in a
+keyless block, as on the Design page (`st.columns`); the "Note above" toggle adds an element
+above that block, which makes Streamlit mount the painter again.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ if "mask" not in st.session_state:
     if st.query_params.get("signs") == "1":
         st.session_state.row_signs = np.zeros(rows, dtype=np.int8)
 
-painted = paint_mask(
-    st.session_state.mask, key="painter", row_signs=st.session_state.get("row_signs")
-)
+if st.toggle("Note above", key="note"):
+    st.info("A note above the painter")
+with st.container():
+    painted = paint_mask(
+        st.session_state.mask, key="painter", row_signs=st.session_state.get("row_signs")
+    )
 st.session_state.mask = mask = painted.mask
 if painted.row_signs is not None:
     st.session_state.row_signs = painted.row_signs
