@@ -232,7 +232,7 @@ def test_a_painter_mounted_again_keeps_its_mode_and_a_stroke_in_progress(
     draw = painter.get_by_role("button", name="draw", exact=True)
     draw.click()
     expect(draw).to_have_attribute("aria-pressed", "true")
-    page.get_by_role("switch").focus()
+    page.get_by_role("switch", name="Note above").focus()
     page.mouse.move(*cell_centre(canvas, 5, 0))
     page.mouse.down()
     page.mouse.move(*cell_centre(canvas, 5, 4), steps=4)
@@ -242,3 +242,20 @@ def test_a_painter_mounted_again_keeps_its_mode_and_a_stroke_in_progress(
     expect(_stored_cells(page)).to_contain_text("[5, 9]", timeout=TIMEOUT_MS)
     stored = json.loads(_stored_cells(page).inner_text())
     assert all(cell in stored for cell in [[5, c] for c in range(5)] + [[2, 0], [5, 9]])
+
+
+def test_a_drag_released_while_the_painter_is_hidden_is_stored_when_it_shows_again(
+    page: Page, painter_url: str
+) -> None:
+    """The drag's cells outlive the component: the next mount finishes the drag and sends it."""
+    canvas = _open(page, painter_url)
+    hide = page.get_by_role("switch", name="Hide the painter")
+    hide.focus()
+    page.mouse.move(*cell_centre(canvas, 7, 2))
+    page.mouse.down()
+    page.mouse.move(*cell_centre(canvas, 7, 6), steps=4)
+    page.keyboard.press("Space")  # hides the painter, the mouse still down
+    expect(page.locator("canvas.lc-grid")).to_have_count(0, timeout=TIMEOUT_MS)
+    page.mouse.up()
+    page.keyboard.press("Space")
+    _expect_cells(page, [[7, c] for c in range(2, 7)])

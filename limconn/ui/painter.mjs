@@ -141,7 +141,7 @@ function cssVar(el, name, fallback) {
 // a component again whenever the block around it is rebuilt (an element appearing above a
 // keyless block shifts the block's index, React's key for it): state kept on the DOM node
 // died with it, taking the chosen mode, edits Python had not acknowledged and a drag in
-// progress. Kept here, a new mount takes the state over (see `attach`).
+// progress. Kept here, a new mount takes the state over (`attach`, `resume`).
 const STATES = new Map();
 const MAX_STATES = 32;  // painters a tab has shown; the oldest are forgotten
 
@@ -173,8 +173,7 @@ function createState() {
   };
 }
 
-// Binds the state to a (new) mount's elements. A drag that began on the old canvas goes on
-// here: its pointer-up lands on the new canvas, whose handlers share the state.
+// Binds the state to a (new) mount's elements.
 function attach(s, root) {
   if (s.observer) s.observer.disconnect();
   s.observer = null;
@@ -185,6 +184,24 @@ function attach(s, root) {
   s.hoverText = root.querySelector(".lc-hover");
   s.countText = root.querySelector(".lc-count");
   s.width = -1;
+}
+
+// After a remount: a drag whose button is still down goes on on the new canvas (it takes the
+// pointer capture, so the pointer-up lands here); a drag released meanwhile is finished; and
+// an edit Python has not acknowledged is sent (again: Streamlit drops a component's state
+// while it is not shown, e.g. on a page switch, so the old mount's send may be gone).
+function resume(s, ack) {
+  const d = s.drag;
+  if (d) {
+    try {
+      s.grid.setPointerCapture(d.id);
+    } catch (err) {
+      // The pointer is gone: the drag is over.
+    }
+    if (s.grid.hasPointerCapture(d.id)) return;
+    s.drag = null;
+  }
+  if ((d && d.changed) || ahead(s, ack)) commit(s);
 }
 
 // Whether the canvas shows edits Python has not acknowledged (sent, or being drawn).
@@ -655,9 +672,7 @@ export default function ({ data, parentElement, setStateValue }) {
   if (s.root !== root) attach(s, root);
   s.setStateValue = setStateValue;
   applyData(s, data);
-  // Streamlit drops a component's state when it is not shown (a page switch): an edit the
-  // old mount sent may never have reached Python, so a new mount sends what it shows again.
-  if (remounted && !s.drag && ahead(s, data.ack)) commit(s);
+  if (remounted) resume(s, data.ack);
 
   // Handlers are assigned, not added, so re-running this function never stacks them.
   for (const b of root.querySelectorAll("[data-mode]")) {
