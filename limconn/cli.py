@@ -786,7 +786,7 @@ def _add_export_parser(commands) -> None:
 
 def _export_model(args) -> int:
     run = runs.read_run_folder(args.run)
-    from limconn import export  # loads Keras: only when exporting
+    from limconn import export
 
     export.write_torch_safetensors(run, args.out)
     design = run.connectivity

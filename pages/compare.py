@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from limconn import compare, pruning
+from limconn import compare, export, pruning
 from limconn.plots import Curve, loss_curves, weight_heatmaps, weight_histograms
 from limconn.strategies import enforcement_of
 from limconn.ui import resources, state
@@ -151,13 +151,6 @@ except ValueError as error:
 st.subheader("Downloads")
 
 
-def torch_file(run) -> bytes:
-    """Built when the button is clicked: exporting loads the Keras model."""
-    from limconn import export
-
-    return export.torch_safetensors_bytes(run)
-
-
 for run_id, run in loaded.items():
     label = f"{plain(compare.run_label(run.info))} · {run_id[-6:]}"
     zip_column, torch_column = st.columns(2)
@@ -172,6 +165,7 @@ for run_id, run in loaded.items():
     else:
         torch_column.download_button(
             f"{label} (PyTorch .safetensors: nn.LSTM + nn.Linear)",
-            lambda run=run: torch_file(run), state.file_name(run_id, ".safetensors"),
+            lambda run=run: export.torch_safetensors_bytes(run),
+            state.file_name(run_id, ".safetensors"),
             key=f"compare.torch.{run_id}",
         )
