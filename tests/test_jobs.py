@@ -420,3 +420,26 @@ def test_the_spool_carries_per_step_targets_and_weights_to_the_worker(tmp_path):
     # The memory estimate counts them too: 2 outputs and 1 weight per step.
     assert jobs._step_targets(sent) == 3 and jobs._step_targets(data.make_task(
         "adding", num_samples=10)) == 0
+
+
+def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training(
+        dataset, tmp_path):
+    from limconn import evaluation
+    from limconn.training import train
+
+    queue = _queue(tmp_path)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=64),
+                                 presets.dense(2, 3), dataset), "ws")
+    longer = data.make_task("adding", num_samples=32, timesteps=25)
+    try:
+        job = queue.submit_evaluation([run.id], longer, "ws")
+        refused = queue.submit_evaluation([run.id], data.make_task("flipflop", num_samples=8),
+                                          "ws")
+        assert job.wait(120) and refused.wait(120)
+        assert (job.status, job.snapshot().run_ids) == (DONE, [run.id])
+        result = evaluation.cached(run.path, evaluation.dataset_key(longer))
+        assert (result["timesteps"], len(result["outputs"])) == (25, evaluation.SEQUENCES)
+        assert refused.status == FAILED and refused.snapshot().error.startswith(f"run {run.id}")
+        assert queue.jobs("ws") == [] and queue.jobs("ws", kind=jobs.EVALUATE) == [refused, job]
+    finally:
+        queue.close()
