@@ -28,6 +28,7 @@ the process that trained it:
                    weights (`effective/kernel`, ...; masked entries are exactly 0), so
                    `tensorboard --logdir` a store's root or any run folder's parent shows
                    the runs; older folders lack it
+    evaluations/   results of `limconn.evaluation` cached by the app, one JSON per dataset
 ```
 
 `write_run_folder` and `read_run_folder` work on a run folder anywhere (the CLI's
