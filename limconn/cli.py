@@ -21,6 +21,9 @@ Commands:
   [--backend local|ray]`: one run folder per design and seed, `DIR/<stem>-seed<S>`; the
   designs of a seed train as one model (`limconn.sweep`). Same options as `train`.
 * `runs list | export | delete`: the run store (`$LIMCONN_HOME/runs`).
+* `evaluate --run DIR (--task NAME [--task-param K=V ...] | --data FILE ...) [--out FILE]`:
+  a trained run's loss and metric on other data, e.g. longer sequences than it trained on
+  (`limconn.evaluation`); prints them, and writes them as JSON to `--out`.
 * `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
   as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
 * `admin status | expire --older-than 30d [--dry-run] | clean [--dry-run]`: looking after a
@@ -43,13 +46,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from limconn import adjacency, admin, compare, data, presets, pruning, runs, sweep
+from limconn import adjacency, admin, compare, data, evaluation, presets, pruning, runs, sweep
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
@@ -106,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_sweep_parser(commands)
     _add_runs_parser(commands)
+    _add_evaluate_parser(commands)
     _add_export_parser(commands)
     _add_prune_parser(commands)
     admin.add_parser(commands)
@@ -370,6 +375,24 @@ def _add_run_options(parser) -> tuple[argparse._ArgumentGroup, argparse._Argumen
         "weights the design masks start at 0): a lottery-ticket retrain",
     )
 
+    _add_data_options(parser)
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--workspace", default="default", metavar="W",
+        help="the store's workspace to save into; with --out, recorded in run.json "
+        "(default: %(default)s)",
+    )
+    output.add_argument(
+        "--name", default="",
+        help="the run's name (default: design, strategy, dataset; a sweep adds design file "
+        "and seed)"
+    )
+    return model, output
+
+
+def _add_data_options(parser) -> None:
+    """The data options `train`, `sweep` and `evaluate` share (`_load_dataset` reads them)."""
     dataset = parser.add_argument_group("data (one of)")
     chosen = dataset.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--task", metavar="NAME", help="a synthetic task (see `tasks`)")
@@ -403,19 +426,6 @@ def _add_run_options(parser) -> tuple[argparse._ArgumentGroup, argparse._Argumen
         help="regression or classification (default: regression for a CSV, inferred from "
         "y for arrays)",
     )
-
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--workspace", default="default", metavar="W",
-        help="the store's workspace to save into; with --out, recorded in run.json "
-        "(default: %(default)s)",
-    )
-    output.add_argument(
-        "--name", default="",
-        help="the run's name (default: design, strategy, dataset; a sweep adds design file "
-        "and seed)"
-    )
-    return model, output
 
 
 def _config(args, seed: int) -> TrainConfig:
@@ -757,6 +767,42 @@ def _export_run(args) -> int:
 def _delete_run(args) -> int:
     runs.RunStore().delete(args.run_id, args.workspace)
     print(f"Deleted run {args.run_id} from workspace {args.workspace}.")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------
+
+
+def _add_evaluate_parser(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="a trained run's loss and metric on other data",
+        description="Evaluates a run on a task or a data file of the run's kind, features "
+        "and outputs, with any number of steps (a run trained on 100 steps is judged on 200): "
+        "the loss and the metric it trained with, over every sample, weighted per step as in "
+        "training. A CSV is used whole, not split.",
+    )
+    parser.add_argument(
+        "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
+    )
+    _add_data_options(parser)
+    parser.add_argument("--out", metavar="FILE", help="also write the result as JSON here")
+    parser.set_defaults(command=_evaluate, parser=parser, validation_split=0.0)
+
+
+def _evaluate(args) -> int:
+    result = evaluation.evaluate(args.run, _load_dataset(args))  # loads Keras, quietly
+    metric = result["metric_name"]
+    print(
+        f"{result['name']} on {result['description']} ({result['samples']} samples x "
+        f"{result['timesteps']} steps): {result['loss_name']} {result['loss']:.6g}, "
+        f"{metric} {result[metric]:.6g}"
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"Wrote {args.out}")
     return 0
 
 

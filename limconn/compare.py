@@ -263,3 +263,19 @@ def mean_std_text(mean: float | None, std: float | None) -> str:
     if mean is None:
         return "-"
     return f"{mean:.4g} ± {std:.2g}" if std is not None else f"{mean:.4g}"
+
+
+def evaluation_row(run, result: dict) -> dict:
+    """One row of Compare's "Evaluate on…" table: a run's loss and metric on other data
+    (`limconn.evaluation.evaluate`) beside its best validation loss on its own data."""
+    metric = result["metric_name"]
+    return {
+        "run": run_label(run.info),
+        "data": result["description"],
+        "samples": result["samples"],
+        "steps": result["timesteps"],
+        result["loss_name"]: result["loss"],
+        metric: result[metric],
+        "best val loss (own data)": run.info.metrics.get("best_val_loss"),
+        "id": run.info.id,
+    }

@@ -68,6 +68,7 @@ from limconn.capacity import MB
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset, Normalization
 from limconn.diskio import private_folder, write_atomically
+from limconn.evaluation import EvaluationRequest, dataset_key
 from limconn.runs import TEMP_PREFIX
 from limconn.settings import Limits
 from limconn.workspaces import workspace_folder
@@ -75,6 +76,9 @@ from limconn.workspaces import workspace_folder
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
 FAILED, INTERRUPTED = "failed", "interrupted"
 TERMINAL = (DONE, STOPPED, FAILED, INTERRUPTED)
+TRAIN, EVALUATE = "train", "evaluate"
+"""Kinds of job: train a group of runs, or evaluate stored runs on other data
+(`JobQueue.submit_evaluation`)."""
 TRAINING, SAVING = "training", "saving"
 """Events a worker sends as a job's first batch begins and as its runs start being saved:
 the time limit counts between the two."""
@@ -325,6 +329,12 @@ class Job:
     @property
     def status(self) -> str:
         return self._status
+
+    @property
+    def kind(self) -> str:
+        """`EVALUATE` for an evaluation job (its config is an `EvaluationRequest`), else
+        `TRAIN`."""
+        return EVALUATE if isinstance(self.config, EvaluationRequest) else TRAIN
 
     def stop(self) -> None:
         """Asks the job to stop: a queued job ends at once, a running one after its batch."""
@@ -749,6 +759,32 @@ class JobQueue:
         self.limits.check_job(batch_size=config.batch_size, units=[d.units for d in designs],
                               samples=dataset.num_samples, timesteps=dataset.timesteps,
                               features=dataset.input_dim, step_targets=_step_targets(dataset))
+        return self._enqueue(config, designs, names, dataset, workspace)
+
+    def submit_evaluation(self, run_ids: Sequence[str], dataset: Dataset,
+                          workspace: str = "default") -> Job:
+        """Queues an evaluation of stored runs on `dataset` and returns its `Job` at once.
+
+        The worker evaluates each run (`limconn.evaluation.evaluate`, with the outputs of
+        its first sequences) and caches the result in the run's folder under
+        `dataset_key(dataset)`, where `limconn.evaluation.cached` reads it; the job's runs
+        carry the evaluated ids once it is done. Evaluation jobs wait in the same line and
+        count against the same caps as training jobs, and are not kept as job records.
+
+        Raises:
+            ValueError: if the queue has no store, there is no run, the data is over a
+                limit, or the workspace or server is full.
+        """
+        if self.store is None or not run_ids:
+            raise ValueError("An evaluation needs a run store and at least one run. "
+                             f"Received: store={self.store!r}, run_ids={list(run_ids)!r}")
+        self.limits.check_data(dataset.num_samples, dataset.timesteps, dataset.input_dim,
+                               dataset.output_dim)
+        request = EvaluationRequest(tuple(run_ids), dataset_key(dataset))
+        return self._enqueue(request, (), request.run_ids, dataset, workspace)
+
+    def _enqueue(self, config, designs, names, dataset: Dataset, workspace: str) -> Job:
+        """Creates the job, spools its data and puts it in line, within the caps."""
         data_bytes = int(dataset.x.nbytes + dataset.y.nbytes
                          + (0 if dataset.weights is None else dataset.weights.nbytes))
         with self._condition:
@@ -804,9 +840,9 @@ class JobQueue:
                 f"{data_bytes / MB:,.1f} MB; try again later."
             )
 
-    def jobs(self, workspace: str, limit: int | None = None) -> list[Job]:
-        """The workspace's jobs, newest first: this server's, and after a restart the
-        records of earlier ones (interrupted ones included)."""
+    def jobs(self, workspace: str, limit: int | None = None, kind: str = TRAIN) -> list[Job]:
+        """The workspace's jobs of one kind, newest first: this server's, and after a
+        restart the records of earlier ones (interrupted ones included)."""
         with self._condition:
             if self._records is not None and workspace not in self._restored:
                 self._restored.add(workspace)
@@ -816,8 +852,8 @@ class JobQueue:
                             if record.get("id") not in known]
                 self._by_workspace[workspace][:0] = sorted(
                     restored, key=lambda job: job._submitted)
-            jobs = sorted(self._by_workspace[workspace], key=lambda job: job._submitted,
-                          reverse=True)
+            jobs = sorted((job for job in self._by_workspace[workspace] if job.kind == kind),
+                          key=lambda job: job._submitted, reverse=True)
         return jobs[:limit] if limit else jobs
 
     def position(self, job: Job) -> int:
@@ -1055,7 +1091,7 @@ class JobQueue:
             self._break(self._broken or "the job queue's event thread stopped")
 
     def _record(self, job: Job) -> None:
-        if self._records is not None:
+        if self._records is not None and job.kind == TRAIN:
             # A full disk must not stop training: the job lives on in memory.
             with contextlib.suppress(OSError):
                 self._records.write(job.record())
@@ -1072,8 +1108,8 @@ def _serve(tasks, events, stop, store, max_runs) -> None:
             events.put((job_id, "ended", (FAILED, f"the job's data was lost: {error}", [],
                                           time.time())))
             continue
-        events.put(_train_task((job_id, config, designs, names, dataset, workspace,
-                                max_seconds), store, max_runs, events.put, stop))
+        events.put(_perform((job_id, config, designs, names, dataset, workspace,
+                             max_seconds), store, max_runs, events.put, stop))
 
 
 def _train_task_on_ray(task, store, max_runs, progress, flag):
@@ -1086,9 +1122,33 @@ def _train_task_on_ray(task, store, max_runs, progress, flag):
         flag.training()
 
     return run_task(
-        flag, lambda stop: _train_task(task, store, max_runs, send, stop),
+        flag, lambda stop: _perform(task, store, max_runs, send, stop),
         stopped=lambda: (task[0], "ended", (STOPPED, "stopped before it started", [],
                                             time.time())))
+
+
+def _perform(task, store, max_runs, send, stop) -> tuple:
+    """A job's work in a worker: `_evaluate_task` for an evaluation, else `_train_task`."""
+    work = _evaluate_task if isinstance(task[1], EvaluationRequest) else _train_task
+    return work(task, store, max_runs, send, stop)
+
+
+def _evaluate_task(task, store, max_runs, send, stop) -> tuple:
+    """Evaluates the request's runs on the job's data and caches each result in its run
+    folder (`limconn.evaluation`); returns the job's "ended" event (failed at the first run
+    that cannot be evaluated, naming it)."""
+    from limconn import evaluation
+
+    job_id, request, _, _, dataset, workspace, _ = task
+    for run_id in request.run_ids:
+        try:
+            folder = store.load(run_id, workspace).info.path
+            evaluation.save(folder, request.key, evaluation.evaluate(
+                folder, dataset, sequences=request.sequences))
+        except Exception as error:  # reported to the page, never raised in the worker
+            return job_id, "ended", (FAILED, f"run {run_id}: {type(error).__name__}: {error}",
+                                     [], time.time())
+    return job_id, "ended", (DONE, "", list(request.run_ids), time.time())
 
 
 def _train_task(task, store, max_runs, send, stop) -> tuple:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -85,6 +86,9 @@ class RunResult:
         initial_weights: the model's weights before the first step (`model.get_weights()`
             order), kept so a retrain can start from them (`TrainConfig.init_from`).
         stop_reason: why a stopped run stopped, or `""`.
+        events: a TensorBoard event file's bytes: per epoch, the history's losses and
+            metrics, the optimizer's learning rate, and histograms of the effective weights
+            (masked entries exactly 0); `write_run_folder` puts it in the run folder.
     """
 
     config: TrainConfig
@@ -100,6 +104,7 @@ class RunResult:
     model: keras.Model
     initial_weights: list[np.ndarray]
     stop_reason: str = ""
+    events: bytes = b""
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -213,21 +218,26 @@ def train_group(
     validation = None
     if len(x_val):
         validation = (x_val, dict.fromkeys(names, y_val), _per_branch(names, w_val))
-    group.fit(
-        x_train,
-        dict.fromkeys(names, y_train),
-        sample_weight=_per_branch(names, w_train),
-        validation_data=validation,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=[reporter],
-    )
+    with tempfile.TemporaryDirectory(prefix="limconn-events-") as events_folder:
+        board = _EventWriter(branches, reporter.histories, Path(events_folder))
+        try:
+            group.fit(
+                x_train,
+                dict.fromkeys(names, y_train),
+                sample_weight=_per_branch(names, w_train),
+                validation_data=validation,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                shuffle=True,
+                verbose=0,
+                callbacks=[reporter, board],  # in this order: the board reads the histories
+            )
+        finally:
+            events = board.close()
 
     results = []
-    for branch, design, initial, history in zip(
-        branches, designs, initial_weights, reporter.histories, strict=True
+    for branch, design, initial, history, branch_events in zip(
+        branches, designs, initial_weights, reporter.histories, events, strict=True
     ):
         results.append(RunResult(
             config=config,
@@ -243,6 +253,7 @@ def train_group(
             max_masked_weight=max_masked_weight(branch),
             model=branch,
             initial_weights=initial,
+            events=branch_events,
         ))
     return results
 
@@ -493,3 +504,58 @@ class _Reporter(keras.callbacks.Callback):
                 kind, self.epoch, self.epochs, step, self.steps_per_epoch,
                 self._branch_logs(logs, prefix), elapsed, eta, branch=branch, seed=self.seed,
             ))
+
+
+class _EventWriter(keras.callbacks.Callback):
+    """Writes each branch's TensorBoard events after every epoch, into a folder of its own.
+
+    Per epoch: every value of the branch's history row (`loss`, `val_loss`, the metric and
+    its `val_` twin, under the history's names), the optimizer's `learning_rate`, and a
+    histogram of every effective weight (`trained_weights`: a masked entry is exactly 0)
+    under `effective/<name>`, in TensorBoard's own formats (a scalar; a `(buckets, 3)`
+    tensor of left edge, right edge, count). Written with `tf.summary.write`, which is part
+    of TensorFlow: `tf.summary.scalar` and `histogram` would need the `tensorboard`
+    package. `close` returns each branch's event file as bytes: runs are written at the
+    end (`limconn.runs.write_run_folder`), and the folder given here is temporary.
+    """
+
+    BUCKETS = 30
+    """Histogram buckets, as `tf.summary.histogram`'s default."""
+
+    def __init__(self, branches, histories: list[list[dict]], folder: Path):
+        super().__init__()
+        import tensorflow as tf
+        from tensorflow.core.framework.summary_pb2 import DataClass, SummaryMetadata
+
+        self.tf = tf
+        self.branches = branches
+        self.histories = histories
+        self.folders = [folder / str(index) for index in range(len(branches))]
+        self.writers = [tf.summary.create_file_writer(str(path)) for path in self.folders]
+        self.scalar = SummaryMetadata(data_class=DataClass.DATA_CLASS_SCALAR)
+        self.scalar.plugin_data.plugin_name = "scalars"
+        self.histogram = SummaryMetadata(data_class=DataClass.DATA_CLASS_TENSOR)
+        self.histogram.plugin_data.plugin_name = "histograms"
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        for branch, history, writer in zip(self.branches, self.histories, self.writers,
+                                           strict=True):
+            row = history[-1]
+            scalars = {key: value for key, value in row.items()
+                       if key not in ("epoch", "seconds")}
+            with writer.as_default(step=row["epoch"]):
+                for tag, value in {**scalars, "learning_rate": rate}.items():
+                    self.tf.summary.write(tag, np.float32(value), metadata=self.scalar)
+                for name, values in trained_weights(branch).items():
+                    counts, edges = np.histogram(values, bins=self.BUCKETS)
+                    buckets = np.stack([edges[:-1], edges[1:], counts], axis=1)
+                    self.tf.summary.write(f"effective/{name}", buckets,
+                                          metadata=self.histogram)
+
+    def close(self) -> list[bytes]:
+        """Flushes and closes the writers; each branch's event file's bytes."""
+        for writer in self.writers:
+            writer.close()
+        return [b"".join(path.read_bytes() for path in sorted(folder.glob("*tfevents*")))
+                for folder in self.folders]

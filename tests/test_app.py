@@ -658,6 +658,33 @@ def test_compare_makes_a_pruned_design_and_a_random_control(app, results_of_ever
     assert not np.array_equal(pruned.recurrent_mask, control.recurrent_mask)
 
 
+def test_compare_evaluates_runs_on_longer_sequences_in_a_worker_and_plots_their_outputs(
+    app,
+) -> None:
+    short = data.make_task("flipflop", num_samples=64, timesteps=10)
+    result = training.train(training.TrainConfig(epochs=1, batch_size=32),
+                             presets.random(3, 4, density=0.5, seed=1), short)
+    run = resources.run_store().save(result, _workspace(app))
+    app.switch_page(COMPARE).run()
+    app.selectbox(key="compare.eval.task").set_value("flipflop").run()
+    app.number_input(key="compare.eval.task.flipflop.num_samples").set_value(16)
+    app.number_input(key="compare.eval.task.flipflop.timesteps").set_value(30).run()
+    _button(app, "Evaluate the selected runs").click().run()
+    _no_exception(app)
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while "compare.eval.job" in app.session_state:
+        assert time.monotonic() < deadline, "the evaluation did not end"
+        time.sleep(0.5)
+        app.run()
+    _no_exception(app)
+    assert not _errors(app)
+    [row] = app.dataframe[-1].value.to_dict("records")
+    assert (row["id"], row["steps"], row["samples"]) == (run.id, 30, 16) and row["mse"] > 0
+    [figure] = [chart for chart in app.get("plotly_chart")
+                if "compare.eval.sequences" in chart.proto.id]
+    assert figure.proto.spec.count(run.id[-6:]) >= 3 * 3  # 3 sequences x 3 bits
+
+
 # --------------------------------------------------------------------------------------------
 # Hostile uploads on Train
 # --------------------------------------------------------------------------------------------

@@ -523,3 +523,26 @@ def test_a_ray_job_whose_task_ignores_its_stop_is_cancelled_by_force_after_the_g
     snapshot = job.snapshot()
     assert (snapshot.status, snapshot.error, snapshot.run_ids) == (
         STOPPED, "stopped before it started", [])
+
+
+def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training(
+        dataset, tmp_path):
+    from limconn import evaluation
+    from limconn.training import train
+
+    queue = _queue(tmp_path)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=64),
+                                 presets.dense(2, 3), dataset), "ws")
+    longer = data.make_task("adding", num_samples=32, timesteps=25)
+    try:
+        job = queue.submit_evaluation([run.id], longer, "ws")
+        refused = queue.submit_evaluation([run.id], data.make_task("flipflop", num_samples=8),
+                                          "ws")
+        assert job.wait(120) and refused.wait(120)
+        assert (job.status, job.snapshot().run_ids) == (DONE, [run.id])
+        result = evaluation.cached(run.path, evaluation.dataset_key(longer))
+        assert (result["timesteps"], len(result["outputs"])) == (25, evaluation.SEQUENCES)
+        assert refused.status == FAILED and refused.snapshot().error.startswith(f"run {run.id}")
+        assert queue.jobs("ws") == [] and queue.jobs("ws", kind=jobs.EVALUATE) == [refused, job]
+    finally:
+        queue.close()

@@ -292,3 +292,31 @@ def test_init_from_refuses_a_parent_of_another_strategy_or_size_or_without_initi
     (tmp_path / "parent" / runs.INITIAL_WEIGHTS_FILE).unlink()  # as in a run from before
     with pytest.raises(ValueError, match="has no initial.weights.h5"):
         train(child, presets.dense(2, 4), dataset)
+
+
+def test_a_run_folder_holds_tensorboard_events_equal_to_its_history(tmp_path):
+    """Scalars read back from the event file equal history.csv; the learning rate is the
+    optimizer's; the effective kernel's histogram counts its masked zeros."""
+    dataset = data.make_task("adding", num_samples=60, timesteps=5)
+    design = presets.random(2, 4, density=0.5, seed=2)
+    result = train(TrainConfig(epochs=2, batch_size=30, learning_rate=0.005), design, dataset)
+    folder = runs.write_run_folder(result, tmp_path / "run", run_id="r1", name="r",
+                                   workspace="w")
+    scalars, histograms = {}, {}
+    for event in tf.compat.v1.train.summary_iterator(str(folder / runs.EVENTS_FILE)):
+        for value in event.summary.value:
+            array = tf.make_ndarray(value.tensor)
+            if value.metadata.plugin_data.plugin_name == "histograms":
+                histograms[value.tag, event.step] = array
+            else:
+                scalars.setdefault(value.tag, []).append(float(array))
+    history = runs.read_run_folder(folder).history
+    for column in ("loss", "val_loss", "mae", "val_mae"):
+        np.testing.assert_allclose(scalars[column], history[column], rtol=1e-6)
+    assert scalars["learning_rate"] == pytest.approx([0.005, 0.005])
+    kernel = result.weights["kernel"]
+    left, right, counts = histograms["effective/kernel", 2].T
+    assert counts.sum() == kernel.size
+    zero_bucket = (left <= 0) & (right >= 0)
+    assert counts[zero_bucket].max() >= np.sum(kernel == 0) >= 4 * np.sum(~design.input_mask)
+    assert {tag for tag, _ in histograms} == {f"effective/{name}" for name in result.weights}
