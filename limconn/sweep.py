@@ -181,6 +181,7 @@ def run_sweep(
     on_progress: Callable[[SweepRun, Progress], Any] | None = None,
     on_result: Callable[[SweepResult], Any] | None = None,
     stop_event: threading.Event | None = None,
+    max_seconds: float | None = None,
 ) -> list[SweepResult]:
     """Trains every run of `plan`, one model per seed, and writes every run folder.
 
@@ -195,6 +196,8 @@ def run_sweep(
             (local backend; Ray tasks report only when they end).
         on_result: called with each run's `SweepResult` as soon as its group has ended.
         stop_event: when set, running groups stop after their batch and no more start.
+        max_seconds: each group's time limit (as `train_group`'s): a group stops, keeping
+            its runs, once this much time has passed since its first batch.
 
     Returns:
         The `SweepResult`s of the runs that were trained, in the order of `plan`; a stop
@@ -225,18 +228,20 @@ def run_sweep(
     groups = list(group_by_seed(plan).values())
     stop_event = stop_event or threading.Event()
     run_groups = _run_local if backend == "local" else _run_on_ray
-    results = run_groups(config, groups, dataset, workspace, on_progress, on_result, stop_event)
+    results = run_groups(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+                         max_seconds)
     order = {run.folder: index for index, run in enumerate(plan)}
     return sorted(results, key=lambda result: order[result.run.folder])
 
 
-def _run_local(config, groups, dataset, workspace, on_progress, on_result, stop_event):
+def _run_local(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+               max_seconds):
     results = []
     for group in groups:
         if stop_event.is_set():
             break
         for result in train_and_save_group(
-            config, group, dataset, workspace, on_progress, stop_event
+            config, group, dataset, workspace, on_progress, stop_event, max_seconds
         ):
             results.append(result)
             if on_result is not None:
@@ -269,14 +274,16 @@ def ray_connection():
         ray.shutdown()
 
 
-def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop_event):
+def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+                max_seconds):
     """One Ray task per group; a stop cancels them (see `_ray_group`)."""
     import ray  # an optional extra, imported only for this backend
 
     with ray_connection():
         task = ray.remote(_ray_group)
         dataset_ref = ray.put(dataset)
-        pending = [task.remote(config, group, dataset_ref, workspace) for group in groups]
+        pending = [task.remote(config, group, dataset_ref, workspace, max_seconds)
+                   for group in groups]
         results, cancelled = [], False
         while pending:
             if stop_event.is_set() and not cancelled:
@@ -296,11 +303,12 @@ def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop
         return results
 
 
-def _ray_group(config, group, dataset, workspace) -> list[SweepResult]:
+def _ray_group(config, group, dataset, workspace, max_seconds) -> list[SweepResult]:
     """A Ray task: one group, trained and saved; `ray.cancel` (Ctrl-C here) stops it."""
     from limconn.training import stop_on_interrupt
 
     results, _ = stop_on_interrupt(
-        lambda stop: train_and_save_group(config, group, dataset, workspace, stop_event=stop)
+        lambda stop: train_and_save_group(config, group, dataset, workspace, stop_event=stop,
+                                          max_seconds=max_seconds)
     )
     return results
