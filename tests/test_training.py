@@ -410,4 +410,5 @@ def test_default_controls_leave_the_optimizer_as_keras_makes_it():
     for name in ("adam", "adamw"):
         optimizer = _optimizer(TrainConfig(optimizer=name), total_steps=10)
         plain = keras.optimizers.get({"class_name": name, "config": {"learning_rate": 0.01}})
-        assert optimizer.get_config() == plain.get_config()
+        mine, expected = optimizer.get_config(), plain.get_config()
+        assert {**mine, "name": ""} == {**expected, "name": ""}
