@@ -58,7 +58,7 @@ from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
 from limconn.strategies import STRATEGIES
-from limconn.trainconfig import OPTIMIZERS, Progress, TrainConfig
+from limconn.trainconfig import LR_SCHEDULES, OPTIMIZERS, Progress, TrainConfig
 
 PROG = "python -m limconn"
 EXPORT_FORMATS = ("torch",)
@@ -374,6 +374,7 @@ def _add_run_options(parser) -> tuple[argparse._ArgumentGroup, argparse._Argumen
         help="start from the initial weights of this run folder (same strategy and sizes; "
         "weights the design masks start at 0): a lottery-ticket retrain",
     )
+    _add_training_controls(parser)
 
     _add_data_options(parser)
 
@@ -428,6 +429,50 @@ def _add_data_options(parser) -> None:
     )
 
 
+def _add_training_controls(parser) -> None:
+    """The `TrainConfig` controls beyond the basics, and the time limit; `TrainConfig`
+    checks their values."""
+    controls = parser.add_argument_group("training controls (TrainConfig checks the values)")
+    controls.add_argument(
+        "--test-split", type=float, default=_DEFAULTS.test_split, metavar="F",
+        help="share of the data held out as a test set before the validation split, never "
+        "seen by training; its loss and metric go in run.json (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--early-stopping", type=int, default=_DEFAULTS.early_stopping, metavar="EPOCHS",
+        help="patience: stop when the validation loss has not improved for this many epochs "
+        "and keep the best epoch's weights; 0: off (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--lr-schedule", default=_DEFAULTS.lr_schedule, choices=LR_SCHEDULES,
+        help="cosine: down to 0 at the last step; exponential: down to 1/100 "
+        "(default: %(default)s)",
+    )
+    controls.add_argument(
+        "--warmup-steps", type=int, default=_DEFAULTS.warmup_steps, metavar="N",
+        help="optimizer steps of linear learning-rate warm-up (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--clipnorm", type=float, default=_DEFAULTS.clipnorm, metavar="NORM",
+        help="clip each weight's gradient to this norm; 0: off (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--weight-decay", type=float, default=_DEFAULTS.weight_decay, metavar="WD",
+        help="the optimizer's weight decay (default: the optimizer's own, AdamW's 0.004)",
+    )
+    for name in ("l1", "l2"):
+        controls.add_argument(
+            f"--{name}", type=float, default=getattr(_DEFAULTS, name), metavar="F",
+            help=f"{name.upper()} penalty on the LSTM's effective input and recurrent weights "
+            "(masked weights add nothing) (default: %(default)s)",
+        )
+    controls.add_argument(
+        "--max-seconds", type=float, metavar="S",
+        help="stop (and save) a run, or each seed's group of a sweep, after this many "
+        "seconds of training (default: no limit)",
+    )
+
+
 def _config(args, seed: int) -> TrainConfig:
     """The `TrainConfig` of the shared options, with `seed`."""
     return TrainConfig(
@@ -441,6 +486,14 @@ def _config(args, seed: int) -> TrainConfig:
         validation_split=args.validation_split,
         name=args.name,
         init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
+        test_split=args.test_split,
+        early_stopping=args.early_stopping,
+        lr_schedule=args.lr_schedule,
+        warmup_steps=args.warmup_steps,
+        clipnorm=args.clipnorm,
+        weight_decay=args.weight_decay,
+        l1=args.l1,
+        l2=args.l2,
     )
 
 
@@ -457,7 +510,8 @@ def _train(args) -> int:
     bar = _ProgressBar()
     try:
         result, interrupted = stop_on_interrupt(
-            lambda stop: train(config, design, dataset, on_progress=bar, stop_event=stop),
+            lambda stop: train(config, design, dataset, on_progress=bar, stop_event=stop,
+                               max_seconds=args.max_seconds),
             on_interrupt=_say_stopping,
         )
     finally:
@@ -523,6 +577,7 @@ def _sweep(args) -> int:
                 lambda stop: sweep.run_sweep(
                     config, plan, dataset, backend=args.backend, workspace=args.workspace,
                     on_progress=bar, on_result=on_result, stop_event=stop,
+                    max_seconds=args.max_seconds,
                 ),
                 on_interrupt=_say_stopping,
             )
@@ -533,12 +588,15 @@ def _sweep(args) -> int:
 
 
 def _summary(status: str, stop_reason: str, metrics: dict) -> str:
-    """`done after 2 epoch(s), best val loss 0.01` (or `stopped (why) after ...`)."""
+    """`done after 2 epoch(s), best val loss 0.01` (or `stopped (why) after ...`), then the
+    test loss and metric if the run has a test set."""
     best = "best_val_loss" if "best_val_loss" in metrics else "best_loss"
+    test = (f", test loss {_number(metrics['test_loss'])} ({compare.test_metric_text(metrics)})"
+            if "test_loss" in metrics else "")
     return (
         f"{status}{f' ({stop_reason})' if stop_reason else ''} after "
         f"{int(metrics.get('epochs_run', 0))} epoch(s), {best.replace('_', ' ')} "
-        f"{_number(metrics.get(best))}"
+        f"{_number(metrics.get(best))}{test}"
     )
 
 
@@ -738,6 +796,8 @@ def _list_runs(args) -> int:
             "strategy": info.strategy,
             "dataset": info.dataset,
             "best val loss": _number(info.best_val_loss),
+            "test loss": _number(info.metrics.get("test_loss")),
+            "test metric": compare.test_metric_text(info.metrics) or "-",
             "epochs": info.epochs,
             "created": info.created,
         }

@@ -185,6 +185,7 @@ def run_sweep(
     on_progress: Callable[[SweepRun, Progress], Any] | None = None,
     on_result: Callable[[SweepResult], Any] | None = None,
     stop_event: threading.Event | None = None,
+    max_seconds: float | None = None,
 ) -> list[SweepResult]:
     """Trains every run of `plan`, one model per seed, and writes every run folder.
 
@@ -199,6 +200,8 @@ def run_sweep(
             (local backend; Ray tasks report only when they end).
         on_result: called with each run's `SweepResult` as soon as its group has ended.
         stop_event: when set, running groups stop after their batch and no more start.
+        max_seconds: each group's time limit (as `train_group`'s): a group stops, keeping
+            its runs, once this much time has passed since its first batch.
 
     Returns:
         The `SweepResult`s of the runs that were trained, in the order of `plan`; a stop
@@ -229,18 +232,20 @@ def run_sweep(
     groups = list(group_by_seed(plan).values())
     stop_event = stop_event or threading.Event()
     run_groups = _run_local if backend == "local" else _run_on_ray
-    results = run_groups(config, groups, dataset, workspace, on_progress, on_result, stop_event)
+    results = run_groups(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+                         max_seconds)
     order = {run.folder: index for index, run in enumerate(plan)}
     return sorted(results, key=lambda result: order[result.run.folder])
 
 
-def _run_local(config, groups, dataset, workspace, on_progress, on_result, stop_event):
+def _run_local(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+               max_seconds):
     results = []
     for group in groups:
         if stop_event.is_set():
             break
         for result in train_and_save_group(
-            config, group, dataset, workspace, on_progress, stop_event
+            config, group, dataset, workspace, on_progress, stop_event, max_seconds
         ):
             results.append(result)
             if on_result is not None:
@@ -273,7 +278,8 @@ def ray_connection():
         ray.shutdown()
 
 
-def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop_event):
+def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+                max_seconds):
     """One Ray task per group; a stop goes on their stop board (see `limconn.raystop`)."""
     import ray  # an optional extra, imported only for this backend
 
@@ -289,7 +295,8 @@ def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop
             keys = {}
             for index, group in enumerate(groups):
                 key = f"group {index + 1} (seed {group[0].seed})"
-                keys[task.remote(config, group, dataset_ref, workspace, stops.flag(key))] = key
+                keys[task.remote(config, group, dataset_ref, workspace, max_seconds,
+                                 stops.flag(key))] = key
             pending, results, stopping = list(keys), [], False
             while pending:
                 if stop_event.is_set() and not stopping:
@@ -313,11 +320,11 @@ def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop
             stops.close()
 
 
-def _ray_group(config, group, dataset, workspace, flag) -> list[SweepResult]:
+def _ray_group(config, group, dataset, workspace, max_seconds, flag) -> list[SweepResult]:
     """A Ray task: one group, trained and saved, or none of it if stopped before training;
     `flag` is its stop (`limconn.raystop.run_task`)."""
     from limconn.raystop import run_task
 
     return run_task(flag, lambda stop: train_and_save_group(
         config, group, dataset, workspace, on_progress=lambda run, event: flag.training(),
-        stop_event=stop), stopped=list)
+        stop_event=stop, max_seconds=max_seconds), stopped=list)

@@ -750,3 +750,19 @@ def test_the_example_csv_loads_with_its_gaps_filled(app: AppTest) -> None:
     assert not _errors(app) and not _button(app, "Train").disabled
     assert any("× 24 steps × 1 features" in c.value for c in app.caption)
     assert app.session_state["limconn.data_inputs"] == 1
+
+
+def test_training_controls_reach_train_config_and_its_errors_show(home) -> None:
+    """The form's controls are TrainConfig's fields: a test split that leaves no data to
+    train on is refused with TrainConfig's message, and no job is queued."""
+    app = _open(TRAIN)
+    app.number_input(key="train.task.adding.num_samples").set_value(100)
+    app.number_input(key="train.val").set_value(0.5)
+    app.number_input(key="train.test").set_value(0.5)
+    app.number_input(key="train.patience").set_value(2)
+    app.selectbox(key="train.schedule").select("cosine").run()
+    _button(app, "Train").click().run()
+    _no_exception(app)
+    assert any("validation_split + test_split must be <= 0.9" in e for e in _errors(app)), \
+        _errors(app)
+    assert not resources.job_queue().jobs(_workspace(app), limit=1)
