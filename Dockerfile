@@ -8,13 +8,17 @@ ENV PYTHONUNBUFFERED=1 \
     LIMCONN_HOME=/data \
     TF_CPP_MIN_LOG_LEVEL=3
 
+# /data is the limconn user's alone (a new named volume takes the mode and owner from here).
 RUN useradd --create-home --uid 10001 limconn \
-    && mkdir /data && chown limconn:limconn /data
+    && install -d -m 0700 -o limconn -g limconn /data
 
 WORKDIR /app
+# The exact pins (scripts/lock.sh), as every install reads them.
 COPY requirements.txt .
 RUN pip install -r requirements.txt
-COPY --chown=limconn:limconn . .
+# The code stays root's: the app reads it and writes only under /data. .dockerignore keeps
+# .git, caches, run stores and .streamlit/secrets.toml out of the image.
+COPY . .
 
 USER limconn
 # Runs, workspaces (designs, settings, job records) and the signing secret live here.
@@ -23,4 +27,5 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"
 
-CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]
+# umask 077: whatever the app and its workers create is private to the limconn user.
+CMD ["sh", "-c", "umask 077 && exec streamlit run app.py --server.address=0.0.0.0 --server.port=8501"]

@@ -24,6 +24,9 @@ Commands:
   designs of a seed train as one model (`limconn.sweep`). Same options as `train`.
 * `runs list [--tag T] | export | delete | rename RUN NAME | tag RUN [TAG ...] | note RUN
   TEXT`: the run store (`$LIMCONN_HOME/runs`); a run's tags and note live in its `run.json`.
+* `evaluate --run DIR (--task NAME [--task-param K=V ...] | --data FILE ...) [--out FILE]`:
+  a trained run's loss and metric on other data, e.g. longer sequences than it trained on
+  (`limconn.evaluation`); prints them, and writes them as JSON to `--out`.
 * `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
   as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
 * `admin status | expire --older-than 30d [--dry-run] | clean [--dry-run]`: looking after a
@@ -46,19 +49,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-from limconn import adjacency, admin, compare, data, presets, pruning, runs, sweep
+from limconn import adjacency, admin, compare, data, evaluation, presets, pruning, runs, sweep
 from limconn.checkpoints import CHECKPOINT_FILE, read_checkpoint
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
 from limconn.registry import Registry
 from limconn.strategies import STRATEGIES
-from limconn.trainconfig import OPTIMIZERS, Progress, TrainConfig
+from limconn.trainconfig import LR_SCHEDULES, OPTIMIZERS, Progress, TrainConfig
 
 PROG = "python -m limconn"
 EXPORT_FORMATS = ("torch",)
@@ -110,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_sweep_parser(commands)
     _add_runs_parser(commands)
+    _add_evaluate_parser(commands)
     _add_export_parser(commands)
     _add_prune_parser(commands)
     admin.add_parser(commands)
@@ -379,7 +384,26 @@ def _add_run_options(parser) -> tuple[argparse._ArgumentGroup, argparse._Argumen
         help="start from the initial weights of this run folder (same strategy and sizes; "
         "weights the design masks start at 0): a lottery-ticket retrain",
     )
+    _add_training_controls(parser)
 
+    _add_data_options(parser)
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--workspace", default="default", metavar="W",
+        help="the store's workspace to save into; with --out, recorded in run.json "
+        "(default: %(default)s)",
+    )
+    output.add_argument(
+        "--name", default="",
+        help="the run's name (default: design, strategy, dataset; a sweep adds design file "
+        "and seed)"
+    )
+    return model, output
+
+
+def _add_data_options(parser) -> None:
+    """The data options `train`, `sweep` and `evaluate` share (`_load_dataset` reads them)."""
     dataset = parser.add_argument_group("data (one of)")
     chosen = dataset.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--task", metavar="NAME", help="a synthetic task (see `tasks`)")
@@ -414,18 +438,49 @@ def _add_run_options(parser) -> tuple[argparse._ArgumentGroup, argparse._Argumen
         "y for arrays)",
     )
 
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--workspace", default="default", metavar="W",
-        help="the store's workspace to save into; with --out, recorded in run.json "
+
+def _add_training_controls(parser) -> None:
+    """The `TrainConfig` controls beyond the basics, and the time limit; `TrainConfig`
+    checks their values."""
+    controls = parser.add_argument_group("training controls (TrainConfig checks the values)")
+    controls.add_argument(
+        "--test-split", type=float, default=_DEFAULTS.test_split, metavar="F",
+        help="share of the data held out as a test set before the validation split, never "
+        "seen by training; its loss and metric go in run.json (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--early-stopping", type=int, default=_DEFAULTS.early_stopping, metavar="EPOCHS",
+        help="patience: stop when the validation loss has not improved for this many epochs "
+        "and keep the best epoch's weights; 0: off (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--lr-schedule", default=_DEFAULTS.lr_schedule, choices=LR_SCHEDULES,
+        help="cosine: down to 0 at the last step; exponential: down to 1/100 "
         "(default: %(default)s)",
     )
-    output.add_argument(
-        "--name", default="",
-        help="the run's name (default: design, strategy, dataset; a sweep adds design file "
-        "and seed)"
+    controls.add_argument(
+        "--warmup-steps", type=int, default=_DEFAULTS.warmup_steps, metavar="N",
+        help="optimizer steps of linear learning-rate warm-up (default: %(default)s)",
     )
-    return model, output
+    controls.add_argument(
+        "--clipnorm", type=float, default=_DEFAULTS.clipnorm, metavar="NORM",
+        help="clip each weight's gradient to this norm; 0: off (default: %(default)s)",
+    )
+    controls.add_argument(
+        "--weight-decay", type=float, default=_DEFAULTS.weight_decay, metavar="WD",
+        help="the optimizer's weight decay (default: the optimizer's own, AdamW's 0.004)",
+    )
+    for name in ("l1", "l2"):
+        controls.add_argument(
+            f"--{name}", type=float, default=getattr(_DEFAULTS, name), metavar="F",
+            help=f"{name.upper()} penalty on the LSTM's effective input and recurrent weights "
+            "(masked weights add nothing) (default: %(default)s)",
+        )
+    controls.add_argument(
+        "--max-seconds", type=float, metavar="S",
+        help="stop (and save) a run, or each seed's group of a sweep, after this many "
+        "seconds of training (default: no limit)",
+    )
 
 
 def _config(args, seed: int) -> TrainConfig:
@@ -441,6 +496,14 @@ def _config(args, seed: int) -> TrainConfig:
         validation_split=args.validation_split,
         name=args.name,
         init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
+        test_split=args.test_split,
+        early_stopping=args.early_stopping,
+        lr_schedule=args.lr_schedule,
+        warmup_steps=args.warmup_steps,
+        clipnorm=args.clipnorm,
+        weight_decay=args.weight_decay,
+        l1=args.l1,
+        l2=args.l2,
     )
 
 
@@ -474,7 +537,8 @@ def _train(args) -> int:
     try:
         result, interrupted = stop_on_interrupt(
             lambda stop: train(config, design, dataset, on_progress=bar, stop_event=stop,
-                               checkpoint=checkpoint, resume_from=resume_from),
+                               max_seconds=args.max_seconds, checkpoint=checkpoint,
+                               resume_from=resume_from),
             on_interrupt=_say_stopping,
         )
     finally:
@@ -543,6 +607,7 @@ def _sweep(args) -> int:
                 lambda stop: sweep.run_sweep(
                     config, plan, dataset, backend=args.backend, workspace=args.workspace,
                     on_progress=bar, on_result=on_result, stop_event=stop,
+                    max_seconds=args.max_seconds,
                 ),
                 on_interrupt=_say_stopping,
             )
@@ -553,12 +618,15 @@ def _sweep(args) -> int:
 
 
 def _summary(status: str, stop_reason: str, metrics: dict) -> str:
-    """`done after 2 epoch(s), best val loss 0.01` (or `stopped (why) after ...`)."""
+    """`done after 2 epoch(s), best val loss 0.01` (or `stopped (why) after ...`), then the
+    test loss and metric if the run has a test set."""
     best = "best_val_loss" if "best_val_loss" in metrics else "best_loss"
+    test = (f", test loss {_number(metrics['test_loss'])} ({compare.test_metric_text(metrics)})"
+            if "test_loss" in metrics else "")
     return (
         f"{status}{f' ({stop_reason})' if stop_reason else ''} after "
         f"{int(metrics.get('epochs_run', 0))} epoch(s), {best.replace('_', ' ')} "
-        f"{_number(metrics.get(best))}"
+        f"{_number(metrics.get(best))}{test}"
     )
 
 
@@ -774,6 +842,8 @@ def _list_runs(args) -> int:
             "strategy": info.strategy,
             "dataset": info.dataset,
             "best val loss": _number(info.best_val_loss),
+            "test loss": _number(info.metrics.get("test_loss")),
+            "test metric": compare.test_metric_text(info.metrics) or "-",
             "epochs": info.epochs,
             "tags": ",".join(info.tags),
             "created": info.created,
@@ -817,6 +887,42 @@ def _change_run(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------
+
+
+def _add_evaluate_parser(commands) -> None:
+    parser = commands.add_parser(
+        "evaluate",
+        help="a trained run's loss and metric on other data",
+        description="Evaluates a run on a task or a data file of the run's kind, features "
+        "and outputs, with any number of steps (a run trained on 100 steps is judged on 200): "
+        "the loss and the metric it trained with, over every sample, weighted per step as in "
+        "training. A CSV is used whole, not split.",
+    )
+    parser.add_argument(
+        "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
+    )
+    _add_data_options(parser)
+    parser.add_argument("--out", metavar="FILE", help="also write the result as JSON here")
+    parser.set_defaults(command=_evaluate, parser=parser, validation_split=0.0)
+
+
+def _evaluate(args) -> int:
+    result = evaluation.evaluate(args.run, _load_dataset(args))  # loads Keras, quietly
+    metric = result["metric_name"]
+    print(
+        f"{result['name']} on {result['description']} ({result['samples']} samples x "
+        f"{result['timesteps']} steps): {result['loss_name']} {result['loss']:.6g}, "
+        f"{metric} {result[metric]:.6g}"
+    )
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"Wrote {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # export
 # --------------------------------------------------------------------------------------------
 
@@ -842,7 +948,7 @@ def _add_export_parser(commands) -> None:
 
 def _export_model(args) -> int:
     run = runs.read_run_folder(args.run)
-    from limconn import export  # loads Keras: only when exporting
+    from limconn import export
 
     export.write_torch_safetensors(run, args.out)
     design = run.connectivity

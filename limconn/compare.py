@@ -103,6 +103,8 @@ def summary_row(run) -> dict:
         "strategy": run.info.strategy,
         "best val loss": metrics.get("best_val_loss"),
         "final val loss": metrics.get("final_val_loss"),
+        "test loss": metrics.get("test_loss"),
+        "test metric": test_metric_text(metrics),
         "effective parameters": trained["effective_parameters"],
         "wall time (s)": metrics.get("wall_time"),
         "epochs": run.info.epochs,
@@ -114,6 +116,21 @@ def summary_row(run) -> dict:
         "data": run.info.dataset,
         "id": run.info.id,
     }
+
+
+def test_metric(metrics: dict) -> tuple[str, float] | None:
+    """The test set's metric of a run's `metrics` as `(name, value)`, e.g. `("mae", 0.1)`,
+    or `None` for a run without a test set (`TrainConfig.test_split`)."""
+    for key, value in metrics.items():
+        if key.startswith("test_") and key != "test_loss":
+            return key.removeprefix("test_"), value
+    return None
+
+
+def test_metric_text(metrics: dict) -> str | None:
+    """`"mae 0.1234"`, or `None` for a run without a test set."""
+    found = test_metric(metrics)
+    return None if found is None else f"{found[0]} {found[1]:.4g}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,13 +285,18 @@ def group_runs(runs: Iterable) -> list[Group]:
 
 
 def group_rows(groups: Iterable[Group]) -> list[dict]:
-    """One row per group: n, seeds, mean ± std of best and final validation loss."""
+    """One row per group: n, seeds, mean ± std of best and final validation loss and of the
+    test loss and metric (`None` without a test set), and the test metric's name."""
     rows = []
     for group in groups:
         row = {"group": group.label, "strategy": group.runs[0].info.strategy,
                "n": len(group.runs), "seeds": ", ".join(map(str, group.seeds))}
+        found = [test_metric(r.info.metrics) for r in group.runs]
+        row["test metric"] = next((name for name, _ in filter(None, found)), None)
         for column, metric in (("best val loss", "best_val_loss"),
-                               ("final val loss", "final_val_loss")):
+                               ("final val loss", "final_val_loss"),
+                               ("test loss", "test_loss"),
+                               ("test metric", f"test_{row['test metric']}")):
             values = [r.info.metrics.get(metric) for r in group.runs]
             values = [v for v in values if isinstance(v, (int, float)) and np.isfinite(v)]
             row[f"{column} mean"] = statistics.fmean(values) if values else None
@@ -286,13 +308,14 @@ def group_rows(groups: Iterable[Group]) -> list[dict]:
 
 def group_table(groups: Iterable[Group]) -> list[dict]:
     """`group_rows` as the grouped table shows them, on Compare and in `runs list --group`:
-    group, strategy, n, best and final validation loss as mean ± std, seeds."""
+    group, strategy, n, best and final validation loss, test loss and test metric as
+    mean ± std, seeds."""
     return [{
         "group": row["group"], "strategy": row["strategy"], "n": row["n"],
-        "best val loss (mean ± std)": mean_std_text(row["best val loss mean"],
-                                                    row["best val loss std"]),
-        "final val loss (mean ± std)": mean_std_text(row["final val loss mean"],
-                                                     row["final val loss std"]),
+        **{f"{column} (mean ± std)": mean_std_text(row[f"{column} mean"], row[f"{column} std"])
+           for column in ("best val loss", "final val loss", "test loss")},
+        "test metric (mean ± std)": " ".join(filter(None, (row["test metric"], mean_std_text(
+            row["test metric mean"], row["test metric std"])))),
         "seeds": row["seeds"],
     } for row in group_rows(groups)]
 
@@ -302,3 +325,19 @@ def mean_std_text(mean: float | None, std: float | None) -> str:
     if mean is None:
         return "-"
     return f"{mean:.4g} ± {std:.2g}" if std is not None else f"{mean:.4g}"
+
+
+def evaluation_row(run, result: dict) -> dict:
+    """One row of Compare's "Evaluate on…" table: a run's loss and metric on other data
+    (`limconn.evaluation.evaluate`) beside its best validation loss on its own data."""
+    metric = result["metric_name"]
+    return {
+        "run": run_label(run.info),
+        "data": result["description"],
+        "samples": result["samples"],
+        "steps": result["timesteps"],
+        result["loss_name"]: result["loss"],
+        metric: result[metric],
+        "best val loss (own data)": run.info.metrics.get("best_val_loss"),
+        "id": run.info.id,
+    }

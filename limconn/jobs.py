@@ -71,6 +71,7 @@ from limconn.capacity import MB
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset, Normalization
 from limconn.diskio import private_folder, write_atomically
+from limconn.evaluation import EvaluationRequest, dataset_key
 from limconn.runs import TEMP_PREFIX
 from limconn.settings import Limits
 from limconn.workspaces import workspace_folder
@@ -78,6 +79,9 @@ from limconn.workspaces import workspace_folder
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
 FAILED, INTERRUPTED = "failed", "interrupted"
 TERMINAL = (DONE, STOPPED, FAILED, INTERRUPTED)
+TRAIN, EVALUATE = "train", "evaluate"
+"""Kinds of job: train a group of runs, or evaluate stored runs on other data
+(`JobQueue.submit_evaluation`)."""
 TRAINING, SAVING = "training", "saving"
 """Events a worker sends as a job's first batch begins and as its runs start being saved:
 the time limit counts between the two."""
@@ -330,6 +334,12 @@ class Job:
     def status(self) -> str:
         return self._status
 
+    @property
+    def kind(self) -> str:
+        """`EVALUATE` for an evaluation job (its config is an `EvaluationRequest`), else
+        `TRAIN`."""
+        return EVALUATE if isinstance(self.config, EvaluationRequest) else TRAIN
+
     def stop(self) -> None:
         """Asks the job to stop: a queued job ends at once, a running one after its batch."""
         self._queue._stop(self)
@@ -565,13 +575,20 @@ class _RayWorker:
     """A slot that trains each job it is given as one Ray task (`LIMCONN_RAY_ADDRESS`).
 
     The task trains and saves its runs where it runs (the run store must be on storage the
-    cluster shares), sends progress through a Ray queue, which a thread here forwards into
-    the job queue's events, and takes `ray.cancel` as a stop (its partial runs are kept).
+    cluster shares) and sends progress through a Ray queue, which a thread here forwards into
+    the job queue's events. A stop is written on the slot's stop board, which the task reads
+    (`limconn.raystop`), not sent as `ray.cancel`'s Ctrl-C, which a task still starting would
+    lose: a task stopped before it trains ends stopped without a run, one stopped while
+    training ends after its batch with its partial runs saved. A task still running
+    `raystop.STOP_GRACE_SECONDS` after its stop, or the task of a killed slot, is cancelled by
+    force (no run saved).
     """
 
     def __init__(self, index: int, events, store, max_runs, address: str):
         import ray  # an optional extra, needed only with a Ray address
         from ray.util.queue import Queue
+
+        from limconn.raystop import RayStop
 
         if not ray.is_initialized():
             ray.init(address=address, log_to_driver=False, logging_level="WARNING")
@@ -579,6 +596,7 @@ class _RayWorker:
         self.stop = threading.Event()
         self._ray, self._events = ray, events
         self._progress = Queue()
+        self._stops = RayStop()
         self._remote = ray.remote(_train_task_on_ray)
         self._store, self._max_runs = store, max_runs
         self._tasks: queue_module.Queue = queue_module.Queue()
@@ -605,29 +623,40 @@ class _RayWorker:
     close = kill
 
     def _loop(self) -> None:
-        while (task := self._tasks.get()) is not None:
-            job_id, config, designs, names, spool, workspace, max_seconds, resume_from = task
-            self._events.put((job_id, RUNNING, time.time()))
-            reference = self._remote.remote(
-                (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
-                 max_seconds, resume_from), self._store, self._max_runs, self._progress)
-            cancelled = False
-            while True:
-                ready, _ = self._ray.wait([reference], timeout=_POLL_SECONDS)
-                while not self._progress.empty():
-                    self._events.put(self._progress.get_nowait())
-                if ready:
-                    break
-                if self.stop.is_set() and not cancelled:
-                    self._ray.cancel(reference, force=self._killed)
-                    cancelled = True
-            try:
-                self._events.put(self._ray.get(reference))
-            except Exception as error:  # the task died or was cancelled before it began
-                self._events.put((job_id, "ended", (
-                    STOPPED if cancelled else FAILED,
-                    "stopped by request" if cancelled else f"{type(error).__name__}: {error}",
-                    [], time.time())))
+        try:
+            while (task := self._tasks.get()) is not None:
+                self._run(task)
+        finally:
+            self._stops.close()
+
+    def _run(self, task) -> None:
+        job_id, config, designs, names, spool, workspace, max_seconds, resume_from = task
+        self._events.put((job_id, RUNNING, time.time()))
+        reference = self._remote.remote(
+            (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
+             max_seconds, resume_from), self._store, self._max_runs, self._progress,
+            self._stops.flag(job_id))
+        stopping = False
+        while True:
+            ready, _ = self._stops.wait([reference], timeout=_POLL_SECONDS)
+            while not self._progress.empty():
+                self._events.put(self._progress.get_nowait())
+            if ready:
+                break
+            if self.stop.is_set() and not stopping:
+                self._stops.stop(job_id, reference, force=self._killed)
+                stopping = True
+        try:
+            self._events.put(self._ray.get(reference))
+        except Exception as error:  # the task died, or was cancelled by force
+            if reference not in self._stops.cancelled:
+                status, message = FAILED, f"{type(error).__name__}: {error}"
+            elif self._stops.was_training(job_id):
+                status, message = STOPPED, ("stopped by request; its Ray task did not end in "
+                                            "time and was cancelled, so no run was saved")
+            else:
+                status, message = STOPPED, "stopped before it started"
+            self._events.put((job_id, "ended", (status, message, [], time.time())))
 
 
 class JobQueue:
@@ -735,6 +764,33 @@ class JobQueue:
         self.limits.check_job(batch_size=config.batch_size, units=[d.units for d in designs],
                               samples=dataset.num_samples, timesteps=dataset.timesteps,
                               features=dataset.input_dim, step_targets=_step_targets(dataset))
+        return self._enqueue(config, designs, names, dataset, workspace, resume_from)
+
+    def submit_evaluation(self, run_ids: Sequence[str], dataset: Dataset,
+                          workspace: str = "default") -> Job:
+        """Queues an evaluation of stored runs on `dataset` and returns its `Job` at once.
+
+        The worker evaluates each run (`limconn.evaluation.evaluate`, with the outputs of
+        its first sequences) and caches the result in the run's folder under
+        `dataset_key(dataset)`, where `limconn.evaluation.cached` reads it; the job's runs
+        carry the evaluated ids once it is done. Evaluation jobs wait in the same line and
+        count against the same caps as training jobs, and are not kept as job records.
+
+        Raises:
+            ValueError: if the queue has no store, there is no run, the data is over a
+                limit, or the workspace or server is full.
+        """
+        if self.store is None or not run_ids:
+            raise ValueError("An evaluation needs a run store and at least one run. "
+                             f"Received: store={self.store!r}, run_ids={list(run_ids)!r}")
+        self.limits.check_data(dataset.num_samples, dataset.timesteps, dataset.input_dim,
+                               dataset.output_dim)
+        request = EvaluationRequest(tuple(run_ids), dataset_key(dataset))
+        return self._enqueue(request, (), request.run_ids, dataset, workspace)
+
+    def _enqueue(self, config, designs, names, dataset: Dataset, workspace: str,
+                 resume_from: Path | None = None) -> Job:
+        """Creates the job, spools its data and puts it in line, within the caps."""
         data_bytes = int(dataset.x.nbytes + dataset.y.nbytes
                          + (0 if dataset.weights is None else dataset.weights.nbytes))
         with self._condition:
@@ -822,9 +878,9 @@ class JobQueue:
         return self.submit(checkpoint.config, checkpoint.designs, dataset, job.workspace,
                            job.names, resume_from=path)
 
-    def jobs(self, workspace: str) -> list[Job]:
-        """The workspace's jobs, newest first: this server's, and after a restart the
-        records of earlier ones (interrupted ones included)."""
+    def jobs(self, workspace: str, kind: str = TRAIN) -> list[Job]:
+        """The workspace's jobs of one kind, newest first: this server's, and after a
+        restart the records of earlier ones (interrupted ones included)."""
         with self._condition:
             if self._records is not None and workspace not in self._restored:
                 self._restored.add(workspace)
@@ -834,9 +890,8 @@ class JobQueue:
                             if record.get("id") not in known]
                 self._by_workspace[workspace][:0] = sorted(
                     restored, key=lambda job: job._submitted)
-            jobs = sorted(self._by_workspace[workspace], key=lambda job: job._submitted,
-                          reverse=True)
-        return jobs
+            return sorted((job for job in self._by_workspace[workspace] if job.kind == kind),
+                          key=lambda job: job._submitted, reverse=True)
 
     def position(self, job: Job) -> int:
         """1-based place among waiting jobs in the order they will start, or 0."""
@@ -1073,7 +1128,7 @@ class JobQueue:
             self._break(self._broken or "the job queue's event thread stopped")
 
     def _record(self, job: Job) -> None:
-        if self._records is not None:
+        if self._records is not None and job.kind == TRAIN:
             # A full disk must not stop training: the job lives on in memory.
             with contextlib.suppress(OSError):
                 self._records.write(job.record())
@@ -1090,17 +1145,47 @@ def _serve(tasks, events, stop, store, max_runs) -> None:
             events.put((job_id, "ended", (FAILED, f"the job's data was lost: {error}", [],
                                           time.time())))
             continue
-        events.put(_train_task((job_id, config, designs, names, dataset, workspace,
-                                max_seconds, resume_from), store, max_runs, events.put, stop))
+        events.put(_perform((job_id, config, designs, names, dataset, workspace,
+                             max_seconds, resume_from), store, max_runs, events.put, stop))
 
 
-def _train_task_on_ray(task, store, max_runs, progress):
-    """A Ray task: `_train_task`, with `ray.cancel` (Ctrl-C here) taken as a stop."""
-    from limconn.training import stop_on_interrupt
+def _train_task_on_ray(task, store, max_runs, progress, flag):
+    """A Ray task: `_train_task`, stopped through `flag` (`limconn.raystop.run_task`); a
+    stop that comes before training ends the job stopped, without a run."""
+    from limconn.raystop import result, run_task
 
-    outcome, _ = stop_on_interrupt(
-        lambda stop: _train_task(task, store, max_runs, progress.put, stop))
-    return outcome
+    def send(event) -> None:
+        result(progress.actor.put_nowait.remote(event))  # not `progress.put`: see `result`
+        flag.training()
+
+    return run_task(
+        flag, lambda stop: _perform(task, store, max_runs, send, stop),
+        stopped=lambda: (task[0], "ended", (STOPPED, "stopped before it started", [],
+                                            time.time())))
+
+
+def _perform(task, store, max_runs, send, stop) -> tuple:
+    """A job's work in a worker: `_evaluate_task` for an evaluation, else `_train_task`."""
+    work = _evaluate_task if isinstance(task[1], EvaluationRequest) else _train_task
+    return work(task, store, max_runs, send, stop)
+
+
+def _evaluate_task(task, store, max_runs, send, stop) -> tuple:
+    """Evaluates the request's runs on the job's data and caches each result in its run
+    folder (`limconn.evaluation`); returns the job's "ended" event (failed at the first run
+    that cannot be evaluated, naming it)."""
+    from limconn import evaluation
+
+    job_id, request, _, _, dataset, workspace, _, _ = task
+    for run_id in request.run_ids:
+        try:
+            folder = store.load(run_id, workspace).info.path
+            evaluation.save(folder, request.key, evaluation.evaluate(
+                folder, dataset, sequences=request.sequences))
+        except Exception as error:  # reported to the page, never raised in the worker
+            return job_id, "ended", (FAILED, f"run {run_id}: {type(error).__name__}: {error}",
+                                     [], time.time())
+    return job_id, "ended", (DONE, "", list(request.run_ids), time.time())
 
 
 def _train_task(task, store, max_runs, send, stop) -> tuple:

@@ -357,6 +357,60 @@ class MaskedLSTMCell(_MaskedKernels, keras.layers.LSTMCell):
         return self
 
 
+class _OnEffectiveWeight:
+    """A Keras regularizer applied to the weight a layer computes with, not to the stored
+    variable: `regularizer(rule(w))`, so a masked entry adds nothing, whatever it stores."""
+
+    def __init__(self, regularizer, rule: WeightRule | None):
+        self.regularizer = regularizer
+        self.rule = rule
+
+    def __call__(self, w):
+        return self.regularizer(w if self.rule is None else self.rule(w))
+
+
+def penalize_lstm_weights(model, l1: float = 0.0, l2: float = 0.0) -> None:
+    """Adds `l1 * sum|w| + l2 * sum w**2` over every LSTM's effective input and recurrent
+    weights to the model's losses (`model.losses`, which `fit` adds to the loss).
+
+    For `MaskedLSTM` and `MaskedLSTMCell` the penalty reads the effective kernels (mask and
+    signs applied), so a masked weight contributes nothing to it; for a dense LSTM the
+    effective kernels are the stored ones. The penalty is a training setting, set on the
+    built model's variables: it is not part of the layers' config, so a saved model is
+    unchanged by it and loads with `safe_mode=True` as before.
+
+    Args:
+        model: a built model; its top-level LSTM layers (`keras.layers.RNN` and
+            subclasses) are penalised, biases and other layers are not.
+        l1: the L1 factor, >= 0.
+        l2: the L2 factor, >= 0.
+
+    Example:
+
+    >>> inputs = keras.Input((5, 2))
+    >>> layer = MaskedLSTM(3, input_mask=np.eye(2, 3))
+    >>> model = keras.Model(inputs, layer(inputs))
+    >>> penalize_lstm_weights(model, l1=0.01)
+    >>> len(model.losses)
+    2
+
+    Raises:
+        ValueError: if `l1` or `l2` is negative.
+    """
+    if l1 < 0 or l2 < 0:
+        raise ValueError(f"l1 and l2 must be >= 0. Received: l1={l1!r}, l2={l2!r}")
+    regularizer = keras.regularizers.L1L2(l1=l1, l2=l2)
+    for layer in model.layers:
+        if not isinstance(layer, keras.layers.RNN):
+            continue
+        cell = layer.cell
+        masked = layer if isinstance(layer, _MaskedKernels) else cell
+        rules = ((masked.kernel_rule, masked.recurrent_rule)
+                 if isinstance(masked, _MaskedKernels) else (None, None))
+        for variable, rule in zip((cell.kernel, cell.recurrent_kernel), rules, strict=True):
+            variable.regularizer = _OnEffectiveWeight(regularizer, rule)
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MaskedDense(keras.layers.Dense):
     """A `Dense` layer whose kernel `(input_dim, units)` follows a mask, exactly.

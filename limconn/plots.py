@@ -286,12 +286,15 @@ def sequence_preview(
     *,
     targets: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    outputs: dict[str, tuple[np.ndarray, str]] | None = None,
 ) -> go.Figure:
     """The first few sequences of a dataset, one line per feature, stacked per sample.
 
     With per-step targets, each output is drawn as a dashed step line over its sample's
     features (a class label as its class number), and steps of weight 0, which do not count
-    in the loss, are shaded grey. At most 8 features and 8 outputs are drawn.
+    in the loss, are shaded grey. Runs' outputs at every step (Compare's evaluations) are
+    solid step lines in each run's colour, shaped as the targets. At most 8 features and 8
+    outputs are drawn.
 
     Args:
         x: sequences `(samples, timesteps, features)`.
@@ -299,6 +302,8 @@ def sequence_preview(
         targets: per-step targets, `(samples, timesteps, outputs)` or labels
             `(samples, timesteps)`; `None` draws only the inputs.
         weights: per-step loss weights `(samples, timesteps)`, or `None`.
+        outputs: run label -> (its outputs on these sequences, shaped as `targets`; its
+            colour), or `None`.
 
     Example:
 
@@ -311,7 +316,9 @@ def sequence_preview(
     features = min(x.shape[2], 8)
     if targets is not None and targets.ndim == 2:
         targets = targets[..., None]
-    outputs = 0 if targets is None else min(targets.shape[2], 8)
+    drawn = 0 if targets is None else min(targets.shape[2], 8)
+    runs = {label: (np.asarray(values).reshape(len(values), *targets.shape[1:]), colour)
+            for label, (values, colour) in (outputs or {}).items()}
     for sample in range(samples):
         row = sample + 1
         for feature in range(features):
@@ -319,12 +326,18 @@ def sequence_preview(
                 y=x[sample, :, feature], mode="lines", name=f"feature {feature}",
                 line={"color": _palette(feature)}, showlegend=sample == 0,
             ), row=row, col=1)
-        for output in range(outputs):
+        for output in range(drawn):
             figure.add_trace(go.Scatter(
                 y=targets[sample, :, output], mode="lines", name=f"target {output}",
                 line={"color": _palette(output), "dash": "dash", "shape": "hv", "width": 2.5},
                 opacity=0.7, showlegend=sample == 0,
             ), row=row, col=1)
+            for label, (values, colour) in runs.items():
+                figure.add_trace(go.Scatter(
+                    y=values[sample, :, output], mode="lines", name=label,
+                    legendgroup=label, line={"color": colour, "shape": "hv"},
+                    showlegend=sample == 0 and output == 0,
+                ), row=row, col=1)
         if weights is not None:
             for start, stop in _zero_runs(weights[sample]):
                 figure.add_vrect(x0=start - 0.5, x1=stop - 0.5, fillcolor="grey", opacity=0.15,

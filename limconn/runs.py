@@ -23,6 +23,13 @@ the process that trained it:
                    the model's weights before the first step, for `model.load_weights`
                    (a retrain from them: `TrainConfig.init_from`); folders written before
                    limconn kept them lack it, and read all the same
+    events.out.tfevents.limconn
+                   TensorBoard's events: per epoch the losses and metrics of
+                   history.csv, the learning rate, and histograms of the effective
+                   weights (`effective/kernel`, ...; masked entries are exactly 0), so
+                   `tensorboard --logdir` a store's root or any run folder's parent shows
+                   the runs; older folders lack it
+    evaluations/   results of `limconn.evaluation` cached by the app, one JSON per dataset
     checkpoint.npz a stopped run's state after its last finished epoch, which `train
                    --resume` continues from (`limconn.checkpoints`); only stopped runs
 ```
@@ -100,9 +107,11 @@ MASKS_FILE = "masks.npz"
 WEIGHTS_FILE = "weights.npz"
 MODEL_FILE = "model.keras"
 INITIAL_WEIGHTS_FILE = "initial.weights.h5"
+EVENTS_FILE = "events.out.tfevents.limconn"
+"""TensorBoard finds event files by the `tfevents` in their name."""
 REQUIRED_RUN_FILES = (RUN_FILE, HISTORY_FILE, MASKS_FILE, WEIGHTS_FILE, MODEL_FILE)
 """The files every readable run folder has."""
-RUN_FILES = (*REQUIRED_RUN_FILES, INITIAL_WEIGHTS_FILE)
+RUN_FILES = (*REQUIRED_RUN_FILES, INITIAL_WEIGHTS_FILE, EVENTS_FILE)
 """The files `write_run_folder` writes; older folders may lack the ones not required."""
 MASK_FILES = {
     "input_mask": "input_mask.npy",
@@ -194,6 +203,7 @@ def write_run_folder(
         _write_history(temporary / HISTORY_FILE, result.history)
         result.model.save(temporary / MODEL_FILE)
         _write_initial_weights(result, temporary / INITIAL_WEIGHTS_FILE)
+        (temporary / EVENTS_FILE).write_bytes(result.events)
         if result.status == "stopped" and result.checkpoint is not None:
             shutil.copyfile(result.checkpoint, temporary / CHECKPOINT_FILE)
         record = _run_record(result, run_id=run_id, name=name, workspace=workspace)

@@ -13,9 +13,13 @@ when that is set (its nodes need limconn and its requirements installed). A swee
 started Ray shuts it down when it ends; one that found Ray running leaves it running.
 
 Stopping: setting `stop_event` ends the running groups after their current batch and
-starts no more. A running Ray task is cancelled with `ray.cancel`, which reaches it as
-Ctrl-C and which it takes as a stop. Every group that started writes the partial runs of
-all its branches.
+starts no more. On Ray the stop is written on a stop board that every task reads
+(`limconn.raystop`), not sent as `ray.cancel`'s Ctrl-C, which a task still importing
+TensorFlow would lose: a task reads it as it starts and again after its start-up (and if it
+is there, ends without training), then after every batch. A task still running
+`raystop.STOP_GRACE_SECONDS` after the stop is cancelled by force, its runs lost. Every group
+that started training writes the partial runs of all its branches; a group stopped before it
+trained writes none.
 
 Example:
 
@@ -181,6 +185,7 @@ def run_sweep(
     on_progress: Callable[[SweepRun, Progress], Any] | None = None,
     on_result: Callable[[SweepResult], Any] | None = None,
     stop_event: threading.Event | None = None,
+    max_seconds: float | None = None,
 ) -> list[SweepResult]:
     """Trains every run of `plan`, one model per seed, and writes every run folder.
 
@@ -195,10 +200,12 @@ def run_sweep(
             (local backend; Ray tasks report only when they end).
         on_result: called with each run's `SweepResult` as soon as its group has ended.
         stop_event: when set, running groups stop after their batch and no more start.
+        max_seconds: each group's time limit (as `train_group`'s): a group stops, keeping
+            its runs, once this much time has passed since its first batch.
 
     Returns:
         The `SweepResult`s of the runs that were trained, in the order of `plan`; a stop
-        leaves out the runs of groups that had not started.
+        leaves out the runs of groups that had not started training.
 
     Raises:
         ValueError: for an empty plan, a folder that exists or appears twice, a design that
@@ -225,18 +232,20 @@ def run_sweep(
     groups = list(group_by_seed(plan).values())
     stop_event = stop_event or threading.Event()
     run_groups = _run_local if backend == "local" else _run_on_ray
-    results = run_groups(config, groups, dataset, workspace, on_progress, on_result, stop_event)
+    results = run_groups(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+                         max_seconds)
     order = {run.folder: index for index, run in enumerate(plan)}
     return sorted(results, key=lambda result: order[result.run.folder])
 
 
-def _run_local(config, groups, dataset, workspace, on_progress, on_result, stop_event):
+def _run_local(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+               max_seconds):
     results = []
     for group in groups:
         if stop_event.is_set():
             break
         for result in train_and_save_group(
-            config, group, dataset, workspace, on_progress, stop_event
+            config, group, dataset, workspace, on_progress, stop_event, max_seconds
         ):
             results.append(result)
             if on_result is not None:
@@ -269,38 +278,53 @@ def ray_connection():
         ray.shutdown()
 
 
-def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop_event):
-    """One Ray task per group; a stop cancels them (see `_ray_group`)."""
+def _run_on_ray(config, groups, dataset, workspace, on_progress, on_result, stop_event,
+                max_seconds):
+    """One Ray task per group; a stop goes on their stop board (see `limconn.raystop`)."""
     import ray  # an optional extra, imported only for this backend
 
+    from limconn.raystop import RayStop
+
+    if stop_event.is_set():  # stopped before it began: start nothing (as `_run_local`)
+        return []
     with ray_connection():
-        task = ray.remote(_ray_group)
-        dataset_ref = ray.put(dataset)
-        pending = [task.remote(config, group, dataset_ref, workspace) for group in groups]
-        results, cancelled = [], False
-        while pending:
-            if stop_event.is_set() and not cancelled:
-                for ref in pending:
-                    ray.cancel(ref)
-                cancelled = True
-            done, pending = ray.wait(pending, timeout=_RAY_POLL_SECONDS)
-            for ref in done:
-                try:
-                    group_results = ray.get(ref)
-                except ray.exceptions.TaskCancelledError:  # cancelled before it started
-                    continue
-                for result in group_results:
-                    results.append(result)
-                    if on_result is not None:
-                        on_result(result)
-        return results
+        stops = RayStop()
+        try:
+            task = ray.remote(_ray_group)
+            dataset_ref = ray.put(dataset)
+            keys = {}
+            for index, group in enumerate(groups):
+                key = f"group {index + 1} (seed {group[0].seed})"
+                keys[task.remote(config, group, dataset_ref, workspace, max_seconds,
+                                 stops.flag(key))] = key
+            pending, results, stopping = list(keys), [], False
+            while pending:
+                if stop_event.is_set() and not stopping:
+                    for ref in pending:
+                        stops.stop(keys[ref], ref)
+                    stopping = True
+                done, pending = stops.wait(pending, timeout=_RAY_POLL_SECONDS)
+                for ref in done:
+                    try:
+                        group_results = ray.get(ref)
+                    except ray.exceptions.RayError:
+                        if ref in stops.cancelled:  # the last resort: its runs are lost
+                            continue
+                        raise
+                    for result in group_results:
+                        results.append(result)
+                        if on_result is not None:
+                            on_result(result)
+            return results
+        finally:
+            stops.close()
 
 
-def _ray_group(config, group, dataset, workspace) -> list[SweepResult]:
-    """A Ray task: one group, trained and saved; `ray.cancel` (Ctrl-C here) stops it."""
-    from limconn.training import stop_on_interrupt
+def _ray_group(config, group, dataset, workspace, max_seconds, flag) -> list[SweepResult]:
+    """A Ray task: one group, trained and saved, or none of it if stopped before training;
+    `flag` is its stop (`limconn.raystop.run_task`)."""
+    from limconn.raystop import run_task
 
-    results, _ = stop_on_interrupt(
-        lambda stop: train_and_save_group(config, group, dataset, workspace, stop_event=stop)
-    )
-    return results
+    return run_task(flag, lambda stop: train_and_save_group(
+        config, group, dataset, workspace, on_progress=lambda run, event: flag.training(),
+        stop_event=stop, max_seconds=max_seconds), stopped=list)

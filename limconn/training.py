@@ -1,7 +1,8 @@
 """Train masked models: config in, history, metrics and weights out. No Streamlit here.
 
-`train_group()` reads top to bottom: split, build one branch per design, join them in one
-model, fit with a progress callback, collect one `RunResult` per branch. `train()` is the
+`train_group()` reads top to bottom: hold out the test set, split, build one branch per
+design, join them in one model, fit with a progress callback (and per-branch early
+stopping), score the test set, collect one `RunResult` per branch. `train()` is the
 group of one. Progress goes to a plain callable; a `threading.Event` stops training within
 one batch (validation included); a stopped run returns its partial history like a
 finished one.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -49,8 +51,9 @@ from limconn.checkpoints import Checkpoint, write_checkpoint
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
 from limconn.enforcement import max_masked_weight, trained_weights, zero_masked_weights
+from limconn.layers import penalize_lstm_weights
 from limconn.strategies import Head, build_model
-from limconn.trainconfig import Progress, TrainConfig
+from limconn.trainconfig import LR_SCHEDULES, Progress, TrainConfig
 
 LOSS_AND_METRIC = {
     "regression": ("mse", "mae"),
@@ -60,7 +63,7 @@ LOSS_AND_METRIC = {
 targets both are means over the steps, weighted by the data's per-step weights."""
 
 _SAMPLE_LOSS = "sample_loss"
-"""Name of the metric that gives each branch its `loss` (see `_branch_logs`)."""
+"""Name of the metric that gives each branch its `loss` (see `_Reporter.branch_logs`)."""
 
 
 @dataclasses.dataclass
@@ -91,6 +94,12 @@ class RunResult:
         data_hash: the `Dataset.content_hash` of the data it trained on.
         checkpoint: the group's checkpoint after its last finished epoch
             (`limconn.checkpoints`), or `None` when none was asked for or no epoch finished.
+        events: a TensorBoard event file's bytes: per epoch, the history's losses and
+            metrics, the optimizer's learning rate, and histograms of the effective weights
+            (masked entries exactly 0); `write_run_folder` puts it in the run folder.
+        test: the loss and the metric on the held-out test set (`test_loss`, e.g.
+            `test_mae`), scored once after training with the weights the run returns;
+            empty without a test set (`TrainConfig.test_split`).
     """
 
     config: TrainConfig
@@ -108,10 +117,13 @@ class RunResult:
     stop_reason: str = ""
     data_hash: str = ""
     checkpoint: Path | None = None
+    events: bytes = b""
+    test: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
-        """Final and best values of the history, plus epochs run and wall time."""
+        """Final and best values of the history, epochs run, wall time, and the test set's
+        loss and metric (if any)."""
         summary: dict[str, float] = {"epochs_run": len(self.history), "wall_time": self.wall_time}
         if self.history:
             for key, value in self.history[-1].items():
@@ -121,6 +133,7 @@ class RunResult:
             summary[f"best_{watched}"] = min(
                 row[watched] for row in self.history if watched in row
             )
+        summary.update(self.test)
         return summary
 
 
@@ -181,6 +194,18 @@ def train_group(
     measures the whole). The stop event and the time limit apply to the whole group; a
     stopped group returns the partial result of every branch.
 
+    Early stopping (`config.early_stopping`) is per branch, as each run alone would do
+    it: a branch's run ends at the epoch where it alone would have stopped (its history
+    ends there) and returns the weights of its own best epoch. The group keeps training
+    until every branch has stopped improving; a branch that stopped earlier keeps
+    computing meanwhile, but its result is unaffected. With early stopping, every
+    branch's best weights are restored however the run ends (patience, last epoch, stop
+    event, time limit).
+
+    The test set (`config.test_split`) is set apart before anything else and scored once
+    at the end (after the stop event or time limit too), so neither training nor early
+    stopping sees it.
+
     Args:
         config: the settings of every run, the seed included.
         designs: one or more designs; each one's `input_dim` must equal the features.
@@ -190,7 +215,7 @@ def train_group(
             `Progress.branch` is the design's place in `designs`.
         stop_event: when set, training stops after the current batch.
         max_seconds: stop (keeping the runs) once this much time has passed since the first
-            batch began: loading data and building the model do not count.
+            batch began: loading data and building the model do not count. Must be > 0.
         on_start: called once, as the first batch begins (when `max_seconds` starts to
             count; the job queue's own time limit starts there too).
         checkpoint: a file to keep the group's state in after every finished epoch
@@ -204,18 +229,21 @@ def train_group(
         One `RunResult` per design, in order.
 
     Raises:
-        ValueError: if there is no design, a design and the data disagree,
-            `config.init_from` cannot be used, or `resume_from` does not fit the config, the
-            designs or the data.
+        ValueError: if there is no design, a design and the data disagree, `max_seconds`
+            is not > 0, the test split does not fit the data, `config.init_from` cannot be
+            used, or `resume_from` does not fit the config, the designs or the data.
     """
     if not designs:
         raise ValueError(f"train_group needs at least one design. Received: {designs!r}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0. Received: max_seconds={max_seconds!r}")
     for design in designs:
         _check_fits(design, dataset)
     data_hash = dataset.content_hash()
     if resume_from is not None:
         _check_resumable(resume_from, config, designs, data_hash)
     parent = _initial_weights_file(config, designs) if config.init_from else None
+    dataset, test = dataset.hold_out(config.test_split)
     x_train, y_train, x_val, y_val = dataset.split(config.validation_split)
     w_train, w_val = dataset.split_weights(config.validation_split)
     head = Head(dataset.kind, dataset.output_dim, per_step=dataset.per_step)
@@ -225,41 +253,64 @@ def train_group(
     names = [f"branch_{index}" for index in range(len(branches))]
     group = join_branches(dict(zip(names, branches, strict=True)), x_train.shape[1:])
     loss, metric = LOSS_AND_METRIC[dataset.kind]
+    reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
+                         max_seconds, on_start)
     # Weighted metrics: with per-step weights, the loss and the metric are means over the
     # weighted steps (Keras's unweighted `metrics` would count weight-0 steps too).
     group.compile(
-        optimizer=_optimizer(config),
+        optimizer=_optimizer(config, config.epochs * reporter.steps_per_epoch),
         loss=dict.fromkeys(names, loss),
         weighted_metrics={name: [_sample_loss(dataset.kind), metric] for name in names},
     )
-    reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
-                         max_seconds, on_start)
     first_epoch = 0
     if resume_from is not None:
         first_epoch = _restore(group, resume_from, reporter)
         initial_weights = list(resume_from.initial_weights)
-    callbacks = [reporter]
-    if checkpoint is not None:
-        callbacks.append(_Checkpointer(Path(checkpoint), reporter, config, designs,
-                                       initial_weights, data_hash))
+    early_stopping = None
+    if config.early_stopping:
+        watched = "val_loss" if len(x_val) else "loss"
+        early_stopping = _EarlyStopping(branches, reporter.histories, watched,
+                                        config.early_stopping)
     validation = None
     if len(x_val):
         validation = (x_val, dict.fromkeys(names, y_val), _per_branch(names, w_val))
-    group.fit(
-        epoch_batches(x_train, y_train, w_train, names, config.batch_size, config.seed,
-                      first_epoch, config.epochs),
-        steps_per_epoch=reporter.steps_per_epoch,
-        initial_epoch=first_epoch,
-        validation_data=validation,
-        epochs=config.epochs,
-        shuffle=False,  # epoch_batches shuffles, by seed and epoch
-        verbose=0,
-        callbacks=callbacks,
-    )
+    with tempfile.TemporaryDirectory(prefix="limconn-events-") as events_folder:
+        board = _EventWriter(branches, reporter.histories, Path(events_folder))
+        # In this order: early stopping, the board and the checkpointer read the histories
+        # the reporter fills.
+        callbacks = [reporter, *([early_stopping] if early_stopping else []), board]
+        if checkpoint is not None:
+            callbacks.append(_Checkpointer(Path(checkpoint), reporter, config, designs,
+                                           initial_weights, data_hash))
+        try:
+            group.fit(
+                epoch_batches(x_train, y_train, w_train, names, config.batch_size,
+                              config.seed, first_epoch, config.epochs),
+                steps_per_epoch=reporter.steps_per_epoch,
+                initial_epoch=first_epoch,
+                validation_data=validation,
+                epochs=config.epochs,
+                shuffle=False,  # epoch_batches shuffles, by seed and epoch
+                verbose=0,
+                callbacks=callbacks,
+            )
+        finally:
+            events = board.close()
+    if early_stopping is not None:
+        early_stopping.restore()
+    scores = [{}] * len(branches)
+    if test is not None:
+        logs = group.evaluate(
+            test.x, dict.fromkeys(names, test.y), sample_weight=_per_branch(names, test.weights),
+            batch_size=config.batch_size, verbose=0, return_dict=True,
+        )
+        scores = [{f"test_{key}": value
+                   for key, value in reporter.branch_logs(logs, prefix).items()}
+                  for prefix in reporter.prefixes]
 
     results = []
-    for branch, design, initial, history in zip(
-        branches, designs, initial_weights, reporter.histories, strict=True
+    for branch, design, initial, history, branch_events, score in zip(
+        branches, designs, initial_weights, reporter.histories, events, scores, strict=True
     ):
         results.append(RunResult(
             config=config,
@@ -277,6 +328,8 @@ def train_group(
             initial_weights=initial,
             data_hash=data_hash,
             checkpoint=Path(checkpoint) if checkpoint and Path(checkpoint).is_file() else None,
+            events=branch_events,
+            test=score,
         ))
     return results
 
@@ -314,9 +367,10 @@ def stop_on_interrupt(
 ) -> tuple[_Result, bool]:
     """Runs `work(stop_event)` in a thread and turns Ctrl-C into a stop.
 
-    Python delivers Ctrl-C (and Ray's `ray.cancel`) to the main thread as
-    `KeyboardInterrupt`; training in another thread lets the main thread set the stop
-    event instead, so training ends after its batch and its partial runs are kept. A second
+    Python delivers Ctrl-C to the main thread as `KeyboardInterrupt`; training in another
+    thread lets the main thread set the stop event instead, so training ends after its batch
+    and its partial runs are kept. (An interrupt that comes before this is in place is lost,
+    so Ray tasks read their stop from a board instead: `limconn.raystop`.) A second
     Ctrl-C abandons the work. The main thread waits on a queue, not on `Thread.join`: a
     join interrupted by Ctrl-C can leave `is_alive()` False while the thread still runs
     (seen on CPython 3.11).
@@ -372,6 +426,8 @@ def _build(config, design, input_shape, head, parent: Path | None) -> keras.Mode
     """One branch, initialised as a run of its own would be: seeded right before its build."""
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.strategy, design, input_shape, head, **config.strategy_options)
+    if config.l1 or config.l2:
+        penalize_lstm_weights(model, l1=config.l1, l2=config.l2)
     if parent is not None:
         try:
             model.load_weights(parent)
@@ -417,10 +473,77 @@ def _per_branch(names: list[str], weights: np.ndarray | None) -> dict | None:
     return None if weights is None else dict.fromkeys(names, weights)
 
 
-def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    return keras.optimizers.get(
-        {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
-    )
+def _optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    """The configured optimizer; at the config's defaults, Keras's with only the learning
+    rate set. Clipping and weight decay act on each weight on its own, so a branch of a
+    group gets what a run alone gets."""
+    settings: dict[str, Any] = {"learning_rate": config.learning_rate}
+    if config.lr_schedule != "constant" or config.warmup_steps:
+        settings["learning_rate"] = LearningRate(
+            config.learning_rate, config.lr_schedule, config.warmup_steps, total_steps)
+    if config.clipnorm:
+        settings["clipnorm"] = config.clipnorm
+    if config.weight_decay is not None:
+        settings["weight_decay"] = config.weight_decay
+    optimizer = keras.optimizers.get(config.optimizer)
+    return type(optimizer)(**settings)
+
+
+@keras.saving.register_keras_serializable(package="limconn")
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning rate with a linear warm-up, then constant, cosine or exponential decay.
+
+    Over the first `warmup_steps` optimizer steps the rate rises linearly to
+    `learning_rate` (step `s` gets `learning_rate * (s + 1) / warmup_steps`); then, over
+    the remaining steps up to `total_steps`, `constant` keeps it, `cosine` brings it down
+    to 0 along half a cosine, and `exponential` multiplies it by 0.01 in all (a constant
+    factor per step). Past `total_steps` it stays at its last value.
+
+    Args:
+        learning_rate: the peak rate, > 0.
+        kind: `"constant"`, `"cosine"` or `"exponential"` (`LR_SCHEDULES`).
+        warmup_steps: steps of linear warm-up, >= 0.
+        total_steps: all the steps of the run, >= 1.
+
+    Example:
+
+    >>> schedule = LearningRate(0.1, "cosine", warmup_steps=2, total_steps=12)
+    >>> [round(float(schedule(step)), 3) for step in (0, 1, 2, 7, 12)]
+    [0.05, 0.1, 0.1, 0.05, 0.0]
+    """
+
+    EXPONENTIAL_END = 0.01
+    """The exponential schedule's last rate, as a share of `learning_rate`."""
+
+    def __init__(self, learning_rate: float, kind: str, warmup_steps: int, total_steps: int):
+        if kind not in LR_SCHEDULES:
+            raise ValueError(f"kind must be one of {LR_SCHEDULES}. Received: kind={kind!r}")
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1. Received: total_steps={total_steps!r}")
+        self.learning_rate = learning_rate
+        self.kind = kind
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        decay_steps = max(1, self.total_steps - self.warmup_steps)
+        progress = ops.clip((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
+        if self.kind == "cosine":
+            rate = self.learning_rate * 0.5 * (1.0 + ops.cos(np.pi * progress))
+        elif self.kind == "exponential":
+            rate = self.learning_rate * ops.power(self.EXPONENTIAL_END, progress)
+        else:
+            rate = self.learning_rate * ops.ones_like(progress)
+        if not self.warmup_steps:
+            return rate
+        warming = self.learning_rate * (step + 1.0) / self.warmup_steps
+        return ops.where(step < self.warmup_steps, warming, rate)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "kind": self.kind,
+                "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
 
 
 def _sample_loss(kind: str) -> keras.metrics.Metric:
@@ -490,7 +613,7 @@ class _Reporter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         for history, prefix in zip(self.histories, self.prefixes, strict=True):
-            row = self._branch_logs(logs, prefix)
+            row = self.branch_logs(logs, prefix)
             history.append({"epoch": epoch + 1, **row, "seconds": self.seconds()})
         self._emit("epoch", self.steps_per_epoch, logs)
 
@@ -505,7 +628,7 @@ class _Reporter(keras.callbacks.Callback):
             self.model.stop_training = True
         return bool(self.stop_reason)
 
-    def _branch_logs(self, logs, prefix: str) -> dict[str, float]:
+    def branch_logs(self, logs, prefix: str) -> dict[str, float]:
         """One branch's values from the group's logs, named as in a model of its own.
 
         The branch's `loss` is its `_SAMPLE_LOSS` metric; validation values are left out
@@ -529,7 +652,7 @@ class _Reporter(keras.callbacks.Callback):
         for branch, prefix in enumerate(self.prefixes):
             self.on_progress(Progress(
                 kind, self.epoch, self.epochs, step, self.steps_per_epoch,
-                self._branch_logs(logs, prefix), elapsed, eta, branch=branch, seed=self.seed,
+                self.branch_logs(logs, prefix), elapsed, eta, branch=branch, seed=self.seed,
             ))
 
 
@@ -579,7 +702,8 @@ def _restore(group: keras.Model, checkpoint: Checkpoint, reporter: _Reporter) ->
                              f"{what}, the model {len(variables)}.")
         for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
-    reporter.histories = [list(history) for history in checkpoint.histories]
+    for history, kept in zip(reporter.histories, checkpoint.histories, strict=True):
+        history[:] = kept  # in place: early stopping and the event writer hold these lists
     reporter.earlier_seconds = checkpoint.seconds
     return checkpoint.epoch
 
@@ -605,3 +729,106 @@ class _Checkpointer(keras.callbacks.Callback):
             model_weights=[v.numpy() for v in self.model.weights],
             optimizer_variables=[v.numpy() for v in self.model.optimizer.variables],
         ))
+
+
+class _EventWriter(keras.callbacks.Callback):
+    """Writes each branch's TensorBoard events after every epoch, into a folder of its own.
+
+    Per epoch: every value of the branch's history row (`loss`, `val_loss`, the metric and
+    its `val_` twin, under the history's names), the optimizer's `learning_rate`, and a
+    histogram of every effective weight (`trained_weights`: a masked entry is exactly 0)
+    under `effective/<name>`, in TensorBoard's own formats (a scalar; a `(buckets, 3)`
+    tensor of left edge, right edge, count). Written with `tf.summary.write`, which is part
+    of TensorFlow: `tf.summary.scalar` and `histogram` would need the `tensorboard`
+    package. `close` returns each branch's event file as bytes: runs are written at the
+    end (`limconn.runs.write_run_folder`), and the folder given here is temporary.
+    """
+
+    BUCKETS = 30
+    """Histogram buckets, as `tf.summary.histogram`'s default."""
+
+    def __init__(self, branches, histories: list[list[dict]], folder: Path):
+        super().__init__()
+        import tensorflow as tf
+        from tensorflow.core.framework.summary_pb2 import DataClass, SummaryMetadata
+
+        self.tf = tf
+        self.branches = branches
+        self.histories = histories
+        self.folders = [folder / str(index) for index in range(len(branches))]
+        self.writers = [tf.summary.create_file_writer(str(path)) for path in self.folders]
+        self.scalar = SummaryMetadata(data_class=DataClass.DATA_CLASS_SCALAR)
+        self.scalar.plugin_data.plugin_name = "scalars"
+        self.histogram = SummaryMetadata(data_class=DataClass.DATA_CLASS_TENSOR)
+        self.histogram.plugin_data.plugin_name = "histograms"
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        for branch, history, writer in zip(self.branches, self.histories, self.writers,
+                                           strict=True):
+            row = history[-1]
+            scalars = {key: value for key, value in row.items()
+                       if key not in ("epoch", "seconds")}
+            with writer.as_default(step=row["epoch"]):
+                for tag, value in {**scalars, "learning_rate": rate}.items():
+                    self.tf.summary.write(tag, np.float32(value), metadata=self.scalar)
+                for name, values in trained_weights(branch).items():
+                    counts, edges = np.histogram(values, bins=self.BUCKETS)
+                    buckets = np.stack([edges[:-1], edges[1:], counts], axis=1)
+                    self.tf.summary.write(f"effective/{name}", buckets,
+                                          metadata=self.histogram)
+
+    def close(self) -> list[bytes]:
+        """Flushes and closes the writers; each branch's event file's bytes."""
+        for writer in self.writers:
+            writer.close()
+        return [b"".join(path.read_bytes() for path in sorted(folder.glob("*tfevents*")))
+                for folder in self.folders]
+
+
+class _EarlyStopping(keras.callbacks.Callback):
+    """Early stopping for each branch of a group, as each run alone would do it.
+
+    After every epoch, a branch whose watched value improved keeps a copy of its weights;
+    one that has not improved for `patience` epochs has ended, at that epoch. Once every
+    branch has ended, the group stops. `restore()` then cuts each branch's history at its
+    end and gives it its best weights back.
+
+    Args:
+        branches: the branch models, in order.
+        histories: the reporter's per-branch histories (filled before this callback runs).
+        watched: `"val_loss"`, or `"loss"` without validation data.
+        patience: epochs without improvement before a branch ends, >= 1.
+    """
+
+    def __init__(self, branches, histories, watched: str, patience: int):
+        super().__init__()
+        self.branches = branches
+        self.histories = histories
+        self.watched = watched
+        self.patience = patience
+        self.best: list[tuple[float, int, list[np.ndarray]] | None] = [None] * len(branches)
+        self.ends: list[int | None] = [None] * len(branches)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for index, (branch, history) in enumerate(zip(self.branches, self.histories,
+                                                      strict=True)):
+            value = history[-1].get(self.watched)
+            if self.ends[index] is not None or value is None:
+                continue
+            best = self.best[index]
+            if best is None or value < best[0]:
+                self.best[index] = (value, epoch + 1, branch.get_weights())
+            elif epoch + 1 - best[1] >= self.patience:
+                self.ends[index] = epoch + 1
+        if all(end is not None for end in self.ends):
+            self.model.stop_training = True
+
+    def restore(self) -> None:
+        """Each branch's history up to its end, and its best epoch's weights."""
+        for index, (branch, best, end) in enumerate(zip(self.branches, self.best, self.ends,
+                                                        strict=True)):
+            if end is not None:
+                del self.histories[index][end:]
+            if best is not None:
+                branch.set_weights(best[2])

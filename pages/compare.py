@@ -1,14 +1,16 @@
-"""Compare: runs side by side: loss curves, a summary table, learned weights, downloads."""
+"""Compare: runs side by side: loss curves, a summary table, learned weights, evaluation on
+other data with the runs' outputs on a few sequences, downloads."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from limconn import compare, pruning
-from limconn.plots import Curve, loss_curves, weight_heatmaps, weight_histograms
+from limconn import compare, data, evaluation, export, pruning
+from limconn.jobs import FAILED, TERMINAL, WATCH_SECONDS
+from limconn.plots import Curve, loss_curves, sequence_preview, weight_heatmaps, weight_histograms
 from limconn.strategies import enforcement_of
 from limconn.ui import resources, state
-from limconn.ui.forms import confirmed
+from limconn.ui.forms import confirmed, parameter_inputs
 from limconn.ui.frame import page_frame
 from limconn.ui.text import plain, reported
 
@@ -37,6 +39,51 @@ def manage_runs(store, workspace: str, infos) -> None:
                 store.delete(run_id, workspace)
                 st.rerun()
 
+
+def evaluation_data(limits) -> data.Dataset | None:
+    """The task to evaluate on, with its parameters (e.g. more steps than the runs had)."""
+    tasks = data.TASKS.names()
+    task = st.selectbox("Task", tasks, key="compare.eval.task")
+    params = parameter_inputs(data.TASKS.get(task), key="compare.eval.task")
+    with reported():
+        return resources.datasets().get(
+            ("task", task, tuple(sorted(params.items())), limits),
+            lambda: data.make_task(task, limits=limits, **params))
+    return None
+
+
+def evaluation_results(loaded: dict, dataset: data.Dataset, colours: dict) -> None:
+    """The evaluation job's progress, then its results: a table, and for per-step data the
+    first sequences with every run's outputs. Runs as a fragment while the job is pending;
+    the page reruns once it ends, which stops the polling."""
+    job = st.session_state.get("compare.eval.job")
+    if job is not None and job.status not in TERMINAL:
+        snapshot = job.snapshot()
+        place = f", {snapshot.position} in line" if snapshot.position else ""
+        st.info(f"Evaluating {len(job.names)} run(s) in a worker ({snapshot.status}{place})…")
+        return
+    if job is not None:
+        del st.session_state["compare.eval.job"]
+        if job.status == FAILED:
+            st.session_state["compare.eval.error"] = job.snapshot().error
+        st.rerun()
+    if "compare.eval.error" in st.session_state:
+        st.error(plain(st.session_state.pop("compare.eval.error")))
+    key = evaluation.dataset_key(dataset)
+    results = {run_id: result for run_id, run in loaded.items()
+               if (result := evaluation.cached(run.info.path, key)) is not None}
+    if not results:
+        return
+    st.dataframe(pd.DataFrame([compare.evaluation_row(loaded[run_id], result)
+                               for run_id, result in results.items()]), hide_index=True)
+    if dataset.per_step:
+        first = next(iter(results.values()))
+        outputs = {f"{compare.run_label(loaded[run_id].info)} · {run_id[-6:]}": (
+            np.asarray(result["outputs"]), colours[run_id]) for run_id, result in results.items()}
+        st.plotly_chart(sequence_preview(
+            np.asarray(first["x"]), samples=len(first["x"]), targets=np.asarray(first["y"]),
+            weights=None if first["weights"] is None else np.asarray(first["weights"]),
+            outputs=outputs), key="compare.eval.sequences")
 
 workspace = page_frame("Compare")
 st.title("Compare")
@@ -160,6 +207,20 @@ st.plotly_chart(weight_histograms(
     "Weights a mask leaves free" if live_only else "All weights (masked zeros included)"),
     key="compare.histograms")
 
+st.subheader("Evaluate on…")
+st.caption("The selected runs on other data, e.g. longer sequences than they trained on: "
+           "the loss and metric they trained with, computed in a worker; for per-step tasks, "
+           "their outputs on the first sequences.")
+evaluated = evaluation_data(resources.settings().limits)
+if evaluated is not None:
+    if st.button("Evaluate the selected runs", key="compare.eval.go"):
+        with reported():
+            st.session_state["compare.eval.job"] = resources.job_queue().submit_evaluation(
+                list(loaded), evaluated, workspace)
+    pending = "compare.eval.job" in st.session_state
+    st.fragment(run_every=WATCH_SECONDS["training"] if pending else None)(
+        evaluation_results)(loaded, evaluated, colours)
+
 st.subheader("New designs from a run")
 source_id = st.selectbox("Run", list(loaded), key="compare.prune.run",
                          format_func=lambda run_id: compare.run_label(by_id[run_id]))
@@ -186,13 +247,6 @@ except ValueError as error:
 st.subheader("Downloads")
 
 
-def torch_file(run) -> bytes:
-    """Built when the button is clicked: exporting loads the Keras model."""
-    from limconn import export
-
-    return export.torch_safetensors_bytes(run)
-
-
 for run_id, run in loaded.items():
     label = f"{plain(compare.run_label(run.info))} · {run_id[-6:]}"
     zip_column, torch_column = st.columns(2)
@@ -207,6 +261,7 @@ for run_id, run in loaded.items():
     else:
         torch_column.download_button(
             f"{label} (PyTorch .safetensors: nn.LSTM + nn.Linear)",
-            lambda run=run: torch_file(run), state.file_name(run_id, ".safetensors"),
+            lambda run=run: export.torch_safetensors_bytes(run),
+            state.file_name(run_id, ".safetensors"),
             key=f"compare.torch.{run_id}",
         )

@@ -6,7 +6,7 @@ from limconn import data
 from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, watch_seconds
 from limconn.plots import live_loss_spec, sequence_preview
 from limconn.strategies import STRATEGIES, enforcement_of
-from limconn.trainconfig import OPTIMIZERS, TrainConfig
+from limconn.trainconfig import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from limconn.ui import resources, state
 from limconn.ui.forms import confirmed, parameter_inputs
 from limconn.ui.frame import page_frame
@@ -19,7 +19,8 @@ NEW_UPLOAD = "upload a new file"
 KEPT_NEXT = "train.kept_next"
 REMEMBERED = ("train.source", "train.kept_upload", "train.task", "train.strategy",
               "train.epochs", "train.batch", "train.lr", "train.optimizer", "train.seed",
-              "train.seeds", "train.val")
+              "train.seeds", "train.val", "train.test", "train.patience", "train.schedule",
+              "train.warmup", "train.clip", "train.decay", "train.l1", "train.l2")
 # Widget keys whose values the workspace remembers (plus every task and strategy field). A
 # comment, not a string: Streamlit's magic would write a bare string onto the page.
 
@@ -222,6 +223,39 @@ def seeds(first: int, count: int) -> list[int]:
     return list(range(first, first + count))
 
 
+def training_controls() -> dict:
+    """The controls beyond the basics, as `TrainConfig` fields (it checks them)."""
+    columns = st.columns(4)
+    return {
+        "test_split": columns[0].number_input(
+            "Test split", 0.0, 0.5, 0.0, key="train.test",
+            help="Held out before the validation split and never seen by training or early "
+                 "stopping; Compare shows its loss and metric."),
+        "early_stopping": columns[1].number_input(
+            "Early stopping patience (epochs)", 0, 1000, 0, key="train.patience",
+            help="Stop when the validation loss has not improved for this many epochs and "
+                 "keep the best epoch's weights; 0: off."),
+        "lr_schedule": columns[2].selectbox(
+            "Learning-rate schedule", LR_SCHEDULES, key="train.schedule",
+            help="cosine: down to 0 at the last step; exponential: down to 1/100."),
+        "warmup_steps": columns[3].number_input(
+            "Warm-up steps", 0, 1_000_000, 0, key="train.warmup",
+            help="Optimizer steps over which the learning rate rises linearly to its value."),
+        "clipnorm": columns[0].number_input(
+            "Gradient clip norm", 0.0, 1e6, 0.0, format="%g", key="train.clip",
+            help="Clip each weight's gradient to this norm; 0: off."),
+        "weight_decay": columns[1].number_input(
+            "Weight decay", 0.0, 1.0, None, format="%g", key="train.decay",
+            help="Empty: the optimizer's own (AdamW's 0.004, none for the others)."),
+        "l1": columns[2].number_input(
+            "L1 on effective weights", 0.0, 1.0, 0.0, format="%g", key="train.l1",
+            help="Penalty on the LSTM's input and recurrent weights the model computes "
+                 "with: a masked weight adds nothing."),
+        "l2": columns[3].number_input(
+            "L2 on effective weights", 0.0, 1.0, 0.0, format="%g", key="train.l2"),
+    }
+
+
 workspace = page_frame("Train")
 limits = resources.settings().limits
 restore_choices()
@@ -245,6 +279,8 @@ with settings_box:
     )
     validation_split = columns[6].number_input("Validation split", 0.0, 0.9, 0.2,
                                                key="train.val")
+    with st.expander("Training controls"):
+        controls = training_controls()
 
 with data_box:
     st.subheader("Data")
@@ -317,6 +353,7 @@ with action_box:
                     batch_size=int(batch_size), learning_rate=float(learning_rate),
                     optimizer=optimizer, seed=run_seed,
                     validation_split=float(validation_split), init_from=init_from,
+                    **controls,
                 )
                 with state.saving():  # the job's data is spooled to disk
                     resources.job_queue().submit(

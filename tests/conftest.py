@@ -54,3 +54,13 @@ def page(context, request):
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         save_screenshot(page, request.node.nodeid)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """Ray on this machine with 2 CPUs (what CI has), for the tests of one module; each of its
+    worker processes imports TensorFlow once, so the module's first Ray task takes longest."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

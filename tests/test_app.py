@@ -724,6 +724,33 @@ def test_compare_makes_a_pruned_design_and_a_random_control(app, results_of_ever
     assert not np.array_equal(pruned.recurrent_mask, control.recurrent_mask)
 
 
+def test_compare_evaluates_runs_on_longer_sequences_in_a_worker_and_plots_their_outputs(
+    app,
+) -> None:
+    short = data.make_task("flipflop", num_samples=64, timesteps=10)
+    result = training.train(training.TrainConfig(epochs=1, batch_size=32),
+                             presets.random(3, 4, density=0.5, seed=1), short)
+    run = resources.run_store().save(result, _workspace(app))
+    app.switch_page(COMPARE).run()
+    app.selectbox(key="compare.eval.task").set_value("flipflop").run()
+    app.number_input(key="compare.eval.task.flipflop.num_samples").set_value(16)
+    app.number_input(key="compare.eval.task.flipflop.timesteps").set_value(30).run()
+    _button(app, "Evaluate the selected runs").click().run()
+    _no_exception(app)
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while "compare.eval.job" in app.session_state:
+        assert time.monotonic() < deadline, "the evaluation did not end"
+        time.sleep(0.5)
+        app.run()
+    _no_exception(app)
+    assert not _errors(app)
+    [row] = app.dataframe[-1].value.to_dict("records")
+    assert (row["id"], row["steps"], row["samples"]) == (run.id, 30, 16) and row["mse"] > 0
+    [figure] = [chart for chart in app.get("plotly_chart")
+                if "compare.eval.sequences" in chart.proto.id]
+    assert figure.proto.spec.count(run.id[-6:]) >= 3 * 3  # 3 sequences x 3 bits
+
+
 # --------------------------------------------------------------------------------------------
 # Hostile uploads on Train
 # --------------------------------------------------------------------------------------------
@@ -805,3 +832,19 @@ def test_the_example_csv_loads_with_its_gaps_filled(app: AppTest) -> None:
     assert not _errors(app) and not _button(app, "Train").disabled
     assert any("× 24 steps × 1 features" in c.value for c in app.caption)
     assert app.session_state["limconn.data_inputs"] == 1
+
+
+def test_training_controls_reach_train_config_and_its_errors_show(home) -> None:
+    """The form's controls are TrainConfig's fields: a test split that leaves no data to
+    train on is refused with TrainConfig's message, and no job is queued."""
+    app = _open(TRAIN)
+    app.number_input(key="train.task.adding.num_samples").set_value(100)
+    app.number_input(key="train.val").set_value(0.5)
+    app.number_input(key="train.test").set_value(0.5)
+    app.number_input(key="train.patience").set_value(2)
+    app.selectbox(key="train.schedule").select("cosine").run()
+    _button(app, "Train").click().run()
+    _no_exception(app)
+    assert any("validation_split + test_split must be <= 0.9" in e for e in _errors(app)), \
+        _errors(app)
+    assert not resources.job_queue().jobs(_workspace(app))

@@ -20,9 +20,10 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
+import safetensors
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser import draw_stroke, streamlit_server, strip_centre
+from tests.browser import draw_stroke, streamlit_process, streamlit_server, strip_centre
 
 pytestmark = pytest.mark.browser
 
@@ -348,6 +349,36 @@ def test_train_then_compare(page: Page, app_url: str) -> None:
                                  timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=TIMEOUT_MS)
     _no_exception(page)
+
+
+def _mapped_libraries(pid: int) -> set[str]:
+    """The file names of the shared libraries mapped into a process (`/proc/<pid>/maps`)."""
+    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {Path(fields[5]).name for fields in map(str.split, lines) if len(fields) >= 6}
+
+
+def test_a_pytorch_download_loads_no_tensorflow_into_the_server(
+    page: Page, tmp_path: Path
+) -> None:
+    """Compare's PyTorch download is built in the server process, from the run folder with
+    NumPy: afterwards the server has mapped no TensorFlow library (training ran in a worker)."""
+    with streamlit_process(APP, env=_server_env(tmp_path / "home"), timeout=90) as server:
+        _open(page, f"{server.url}/train", heading="Train")
+        _small_task(page)
+        [run_id] = _train_and_wait(page, cards=1)
+        _nav(page, "Compare")
+        button = page.get_by_test_id("stDownloadButton").filter(has_text="PyTorch .safetensors")
+        with page.expect_download(timeout=TIMEOUT_MS) as download_info:
+            button.get_by_role("button").click()
+        saved = tmp_path / "model.safetensors"
+        download_info.value.save_as(saved)
+        _no_exception(page)
+        with safetensors.safe_open(saved, "np") as opened:
+            assert opened.metadata()["run_id"] == run_id
+            assert opened.get_tensor("lstm.weight_ih_l0").shape == (4 * 16, 2)
+        mapped = _mapped_libraries(server.pid)
+        assert any(name.startswith("libpython") or name.startswith("libc.so") for name in mapped)
+        assert not [name for name in mapped if name.startswith("libtensorflow")]
 
 
 # The traces of the page's first Plotly figure (Compare's loss curves), as Plotly holds them.

@@ -17,6 +17,7 @@ import pytest
 
 from limconn import Connectivity, Head, build_model, data, load_mask_npy, presets, runs
 from limconn.enforcement import trained_weights
+from limconn.trainconfig import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_ON_ADDING = [
@@ -237,6 +238,9 @@ def test_train_init_from_starts_from_the_parents_initial_weights_under_its_own_m
 
 
 BAD_INPUTS = {
+    "negative l1": (["train", "--task", "adding", "--l1", "-1"], "l1 must be >= 0. Received"),
+    "zero time limit": (["train", *TRAIN_ON_ADDING, "--max-seconds", "0"],
+                        "max_seconds must be > 0. Received: max_seconds=0.0"),
     "unknown preset": (["mask", "nosuch", "--inputs", "2", "--units", "4"], "invalid choice"),
     "density out of range": (["mask", "random", "--inputs", "2", "--units", "4",
                               "--density", "1.5"], "density=1.5"),
@@ -294,6 +298,26 @@ def test_bad_input_is_one_error_line_without_traceback(cli_outcomes, case):
     assert not list(tmp.glob(f"{case}.npz"))
 
 
+def test_train_with_every_control_records_them_and_the_test_scores(tmp_path):
+    trained = _cli(
+        "train", *TRAIN_ON_ADDING, "--epochs", 3, "--test-split", 0.25, "--early-stopping", 1,
+        "--lr-schedule", "cosine", "--warmup-steps", 2, "--clipnorm", 1.0, "--weight-decay",
+        0.01, "--l1", 1e-4, "--l2", 1e-4, "--max-seconds", 120, "--out", tmp_path / "RUN",
+        home=tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert "test loss" in trained.stdout and "(mae " in trained.stdout
+    run = runs.read_run_folder(tmp_path / "RUN")
+    assert run.config == TrainConfig(
+        epochs=3, test_split=0.25, early_stopping=1, lr_schedule="cosine", warmup_steps=2,
+        clipnorm=1.0, weight_decay=0.01, l1=1e-4, l2=1e-4)
+    assert run.record["metrics"]["test_loss"] > 0 and "test_mae" in run.record["metrics"]
+    shutil.copytree(tmp_path / "RUN", tmp_path / "runs" / "default" / run.record["id"])
+    listed = _cli("runs", "list", home=tmp_path)
+    assert "test loss" in listed.stdout.splitlines()[0]
+    assert f"{run.record['metrics']['test_loss']:.4g}" in listed.stdout, listed.stdout
+
+
 def test_listing_commands_load_no_tensorflow_and_print_nothing_on_stderr(tmp_path):
     for command in ("presets", "strategies", "tasks", "--help"):
         script = (
@@ -316,11 +340,13 @@ def test_runs_list_group_prints_mean_and_spread_over_seeds(tmp_path):
     from limconn.training import TrainConfig, train
 
     for seed in (0, 1):
-        store.save(train(TrainConfig(epochs=2, batch_size=32, seed=seed), design, dataset), "w")
+        config = TrainConfig(epochs=2, batch_size=32, seed=seed, test_split=0.25)
+        store.save(train(config, design, dataset), "w")
     listed = _cli("runs", "list", "--group", home=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    row = listed.stdout.splitlines()[1]
-    assert " 2 " in row and "0, 1" in row and "±" in row, listed.stdout
+    header, row = listed.stdout.splitlines()[:2]
+    assert "test loss (mean ± std)" in header and "test metric (mean ± std)" in header
+    assert " 2 " in row and "0, 1" in row and row.count("±") == 4 and "mae " in row, listed.stdout
 
 
 def test_runs_rename_tag_note_delete_and_list_by_tag(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from limconn.data import Dataset
+from limconn.data import Dataset, make_task
 
 
 def regression(num_samples=10, **changes) -> Dataset:
@@ -50,3 +50,23 @@ def test_split_takes_the_tail_for_iid_data_and_validation_start_for_time_series(
 def test_dataset_refuses_inconsistent_fields_and_names_what_came(changes, message):
     with pytest.raises(ValueError, match=message):
         regression(**changes)
+
+
+def test_hold_out_takes_the_last_samples_with_their_weights():
+    dataset = make_task("delayed_match", num_samples=50, delay=2, num_stimuli=2)
+    rest, test = dataset.hold_out(0.2)
+    assert (rest.num_samples, test.num_samples) == (40, 10)
+    np.testing.assert_array_equal(test.weights, dataset.weights[40:])
+    np.testing.assert_array_equal(test.y, dataset.y[40:])
+    assert dataset.hold_out(0.0) == (dataset, None)
+    with pytest.raises(ValueError, match=r"test_split must be in \[0, 1\). Received: "):
+        dataset.hold_out(1.5)
+
+
+def test_hold_out_of_a_time_series_comes_from_its_validation_part():
+    x = np.zeros((10, 3, 1), "float32")
+    series = Dataset("s", "", "regression", x, np.zeros((10, 1), "float32"), validation_start=6)
+    rest, test = series.hold_out(0.2)
+    assert rest.validation_start == 6 and rest.num_samples == 8 and test.num_samples == 2
+    with pytest.raises(ValueError, match="validation part, which starts at sample 6"):
+        series.hold_out(0.5)

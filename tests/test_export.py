@@ -9,6 +9,8 @@ predictions.
 import dataclasses
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -17,7 +19,7 @@ import pytest
 import safetensors
 import safetensors.numpy
 
-from limconn import Connectivity, FixedMask, MaskedLSTMCell, data, export, presets, runs
+from limconn import Connectivity, data, export, presets, runs
 from limconn.cli import main
 from limconn.connectivity import any_gate
 from limconn.training import TrainConfig, train
@@ -261,34 +263,37 @@ def test_bytes_for_a_download_hold_the_same_tensors_and_metadata_as_the_file(exp
     assert all(np.array_equal(in_memory[key], value) for key, value in found.state.items())
 
 
-@pytest.mark.parametrize("strategy", ["kernel", "custom_cell"])
-def test_masked_positions_of_the_variables_do_not_leak_into_the_export(tmp_path, strategy):
-    """The export multiplies by the layer's masks itself, whatever the variables hold there.
+def test_masked_positions_of_the_stored_weights_do_not_leak_into_the_export(exported):
+    """The export multiplies by the design's masks itself, whatever `weights.npz` holds there.
 
-    Non-zero values at masked positions of the variables are put there by hand (as when a
-    layer multiplies its mask in the step instead of keeping the variable masked): the export
-    must read 0 there and the variables' values elsewhere. A custom cell multiplies its masks
-    in the step, so its predictions must still match.
+    Non-zero values at the masked positions of the stored kernels (put there by hand) must
+    read as 0 in the export, and the stored values everywhere else must stay as they were.
     """
-    design = _per_gate_design(2, seed=7)
-    result, _, dataset = _train_run(strategy, design, ADDING, tmp_path / "trained")
-    cell = result.model.get_layer("lstm").cell
-    kept = {"kernel": design.kernel_mask(), "recurrent_kernel": design.recurrent_kernel_mask()}
-    for name, mask in kept.items():
-        variable = getattr(cell, name)
-        variable.assign(keras.ops.convert_to_numpy(variable) + 5.0 * ~mask)
-    folder = runs.write_run_folder(
-        result, tmp_path / "noisy", run_id="noisy", name="noisy", workspace="default"
+    found = exported("kernel-per-gate")
+    design, weights = found.run.connectivity, found.run.weights
+    noisy = {
+        **weights,
+        "kernel": weights["kernel"] + 5.0 * ~design.input_mask,
+        "recurrent_kernel": weights["recurrent_kernel"] + 5.0 * ~design.recurrent_mask,
+    }
+    state = export.torch_state_dict(dataclasses.replace(found.run, weights=noisy))
+    for key in ("lstm.weight_ih_l0", "lstm.weight_hh_l0"):
+        np.testing.assert_array_equal(state[key], found.state[key])
+    assert (~found.state["mask.input"]).any() and (~found.state["mask.recurrent"]).any()
+
+
+def test_exporting_loads_neither_keras_nor_tensorflow(exported):
+    """The app's server builds downloads with this module: it must stay NumPy-only."""
+    found = exported("sparse_projection")
+    script = (
+        "import sys; from limconn import export, runs; "
+        f"export.torch_safetensors_bytes(runs.read_run_folder({str(found.run.info.path)!r})); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow')))"
     )
-    found = _export(result, runs.read_run_folder(folder), dataset, tmp_path)
-    for name, key in (("kernel", "lstm.weight_ih_l0"), ("recurrent_kernel", "lstm.weight_hh_l0")):
-        variable = keras.ops.convert_to_numpy(getattr(cell, name))
-        np.testing.assert_array_equal(found.state[key], (variable * kept[name]).T)
-    if isinstance(cell, MaskedLSTMCell):
-        x, expected = _keras_predictions(found)
-        np.testing.assert_allclose(
-            _pytorch_lstm_equations(found.state, x), expected, rtol=0, atol=TOLERANCE
-        )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_cli_export_writes_the_safetensors_file(exported, tmp_path, capsys):
@@ -304,42 +309,28 @@ def test_cli_export_writes_the_safetensors_file(exported, tmp_path, capsys):
 
 def test_timestep_is_refused_with_one_line_that_says_why(tmp_path, capsys):
     _, run, _ = _train_run("timestep", presets.dense(2, 4), ADDING, tmp_path)
-    with pytest.raises(ValueError, match="Masking.*timestep.*time step"):
+    with pytest.raises(ValueError, match="timestep.*skips time steps.*Masking"):
         export.torch_state_dict(run)
     out = tmp_path / "model.safetensors"
     status = main(["export", "--run", str(run.info.path), "--out", str(out)])
     error = capsys.readouterr().err
     assert status == 1 and not out.exists()
     assert error.startswith("limconn: error: Cannot export to torch.nn.LSTM")
-    assert error.count("\n") == 1 and "skip_padding" in error
-
-
-def _gru_model(design, dataset):
-    inputs = keras.Input(dataset.x.shape[1:])
-    hidden = keras.layers.GRU(design.units, name="lstm")(inputs)
-    hidden = FixedMask(design.output_mask, name="output_mask")(hidden)
-    return keras.Model(inputs, keras.layers.Dense(1, name="readout")(hidden))
-
-
-def _relu_between_model(design, dataset):
-    inputs = keras.Input(dataset.x.shape[1:])
-    hidden = keras.layers.LSTM(design.units, name="lstm")(inputs)
-    hidden = keras.layers.Dense(design.units, activation="relu", name="extra")(hidden)
-    return keras.Model(inputs, keras.layers.Dense(1, name="readout")(hidden))
+    assert error.count("\n") == 1 and "'timestep'" in error
 
 
 @pytest.mark.parametrize(
-    ("build", "named"), [(_gru_model, "GRU"), (_relu_between_model, "'extra' (Dense)")]
+    ("change", "named"),
+    [
+        (lambda weights: weights.pop("recurrent_kernel"), "no recurrent_kernel"),
+        (lambda weights: weights.update(kernel=weights["kernel"][:, :, :-1]), "(4, 2, 5)"),
+        (lambda weights: weights.update(readout_kernel=weights["readout_kernel"][:-1]),
+         "readout_kernel"),
+    ],
 )
-def test_a_layer_structure_limconn_did_not_build_is_refused_by_name(
-    exported, tmp_path, build, named
-):
+def test_stored_weights_that_do_not_fit_the_design_are_refused_by_name(exported, change, named):
     found = exported("kernel")
-    _, design, _ = CASES["kernel"]
-    model = build(design, found.dataset)
-    other = dataclasses.replace(found.result, model=model, initial_weights=model.get_weights())
-    folder = runs.write_run_folder(
-        other, tmp_path / "other", run_id="other", name="other", workspace="default"
-    )
-    with pytest.raises(ValueError, match=f"Cannot export.*{re.escape(named)}"):
-        export.torch_state_dict(runs.read_run_folder(folder))
+    weights = dict(found.run.weights)
+    change(weights)
+    with pytest.raises(ValueError, match=f"Cannot export run.*weights.npz.*{re.escape(named)}"):
+        export.torch_state_dict(dataclasses.replace(found.run, weights=weights))

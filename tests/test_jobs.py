@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from limconn import data, jobs, presets
+from limconn import data, jobs, presets, raystop
 from limconn.jobs import (
     DONE,
     FAILED,
@@ -33,6 +33,7 @@ from limconn.runs import RunStore
 from limconn.settings import Limits
 from limconn.trainconfig import TrainConfig
 from limconn.workspaces import workspace_folder
+from tests import raytasks
 from tests.intervals import most_at_once
 
 
@@ -310,8 +311,9 @@ def test_submit_enforces_the_servers_limits(dataset, tmp_path):
         queue.submit(TrainConfig(epochs=1), design, dataset, "ws")
 
 
-def test_with_a_ray_address_jobs_train_as_ray_tasks_and_stop_like_local_ones(dataset, tmp_path):
-    ray = pytest.importorskip("ray")
+def test_with_a_ray_address_jobs_train_as_ray_tasks_and_stop_like_local_ones(
+    dataset, tmp_path, local_ray
+):
     queue = JobQueue(limits=Limits(max_jobs=1), store=RunStore(tmp_path / "runs"),
                      home=tmp_path, ray_address="local")
     design = presets.random(2, 4, density=0.5, seed=0)
@@ -325,7 +327,6 @@ def test_with_a_ray_address_jobs_train_as_ray_tasks_and_stop_like_local_ones(dat
         assert stopped.wait(timeout=120)
     finally:
         queue.close()
-        ray.shutdown()
     snapshot = done.snapshot()
     assert snapshot.status == "done" and [len(run.history) for run in snapshot.runs] == [2, 2]
     assert sorted(info.name for info in queue.store.list("ws"))[:2] == ["a", "b"]
@@ -420,3 +421,128 @@ def test_the_spool_carries_per_step_targets_and_weights_to_the_worker(tmp_path):
     # The memory estimate counts them too: 2 outputs and 1 weight per step.
     assert jobs._step_targets(sent) == 3 and jobs._step_targets(data.make_task(
         "adding", num_samples=10)) == 0
+
+
+LONG = TrainConfig(epochs=10_000, batch_size=16)
+"""A job that only a stop ends."""
+
+
+def _ray_queue(tmp_path, max_jobs):
+    return JobQueue(limits=Limits(max_jobs=max_jobs, max_epochs=LONG.epochs),
+                    store=RunStore(tmp_path / "runs"), home=tmp_path, ray_address="local")
+
+
+def test_stopping_ray_jobs_while_they_train_and_before_their_task_starts(
+    dataset, tmp_path, local_ray, monkeypatch
+):
+    """Three slots, 2 CPUs: two jobs' Ray tasks train, the third task waits for a CPU. The
+    third is stopped first; the two then end after their batch, with their partial runs;
+    the third's task then starts, reads its stop and ends without training."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setattr(jobs, "_train_task_on_ray",
+                        raytasks.watched(jobs._train_task_on_ray, signals))
+    queue = _ray_queue(tmp_path, max_jobs=3)
+    try:
+        submitted = [queue.submit(LONG, presets.random(2, 4, density=0.5, seed=n), dataset, "ws",
+                                  [f"run {n}"]) for n in range(3)]
+        raytasks.wait_until(lambda: len(raytasks.files(signals, "training")) == 2)
+        trained = raytasks.files(signals, "training")
+        training = [job for job in submitted
+                    if raytasks.file_name("training", job.id) in trained]
+        [waiting] = [job for job in submitted if job not in training]
+        assert raytasks.files(signals, "started") == sorted(
+            raytasks.file_name("started", job.id) for job in training)
+        assert waiting.status == RUNNING  # handed to its slot, its Ray task not started
+        waiting.stop()
+        for job in training:
+            job.stop()
+        for job in submitted:
+            assert job.wait(timeout=120)
+    finally:
+        queue.close()
+    assert raytasks.file_name("started", waiting.id) in raytasks.files(signals, "started")
+    assert len(raytasks.files(signals, "training")) == 2
+    snapshot = waiting.snapshot()
+    assert (snapshot.status, snapshot.error, snapshot.run_ids) == (
+        STOPPED, "stopped before it started", [])
+    for job in training:
+        snapshot = job.snapshot()
+        assert (snapshot.status, snapshot.error) == (STOPPED, "stopped by request")
+        run = queue.store.load(snapshot.run_id, "ws")
+        assert run.info.path.is_dir()
+        assert (run.info.status, run.info.stop_reason) == (STOPPED, "stopped by request")
+        assert 1 <= len(run.history) < LONG.epochs
+        assert [row["epoch"] for row in snapshot.history] == [
+            row["epoch"] for row in run.history.to_dict("records")]
+    assert sorted(info.name for info in queue.store.list("ws")) == sorted(
+        job.names[0] for job in training)
+
+
+def test_a_ray_job_stopped_during_its_tasks_start_up_ends_stopped_without_a_run(
+    dataset, tmp_path, local_ray, monkeypatch
+):
+    """The task is held in its start-up (as while it unpickles its data or imports
+    TensorFlow) until its stop is on the board; `ray.cancel`'s Ctrl-C was lost there."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setattr(jobs, "_train_task_on_ray",
+                        raytasks.watched(jobs._train_task_on_ray, signals, hold_start=True))
+    queue = _ray_queue(tmp_path, max_jobs=1)
+    try:
+        job = queue.submit(LONG, presets.dense(2, 4), dataset, "ws")
+        raytasks.wait_until(lambda: raytasks.files(signals, "started"))
+        job.stop()
+        assert job.wait(timeout=60)
+    finally:
+        queue.close()
+    snapshot = job.snapshot()
+    assert (snapshot.status, snapshot.error, snapshot.run_ids) == (
+        STOPPED, "stopped before it started", [])
+    assert snapshot.history == () and raytasks.files(signals, "training") == []
+    assert queue.store.list("ws") == []
+
+
+def test_a_ray_job_whose_task_ignores_its_stop_is_cancelled_by_force_after_the_grace(
+    dataset, tmp_path, local_ray, monkeypatch
+):
+    """The last resort (this kills a Ray worker, so it runs last in the module)."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    monkeypatch.setattr(jobs, "_train_task_on_ray",
+                        raytasks.watched(jobs._train_task_on_ray, signals, ignore_stop=True))
+    monkeypatch.setattr(raystop, "STOP_GRACE_SECONDS", 0.5)
+    queue = _ray_queue(tmp_path, max_jobs=1)
+    try:
+        job = queue.submit(LONG, presets.dense(2, 4), dataset, "ws")
+        raytasks.wait_until(lambda: raytasks.files(signals, "started"))
+        job.stop()
+        assert job.wait(timeout=raytasks.HOLD_SECONDS / 2)
+    finally:
+        queue.close()
+    snapshot = job.snapshot()
+    assert (snapshot.status, snapshot.error, snapshot.run_ids) == (
+        STOPPED, "stopped before it started", [])
+
+
+def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training(
+        dataset, tmp_path):
+    from limconn import evaluation
+    from limconn.training import train
+
+    queue = _queue(tmp_path)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=64),
+                                 presets.dense(2, 3), dataset), "ws")
+    longer = data.make_task("adding", num_samples=32, timesteps=25)
+    try:
+        job = queue.submit_evaluation([run.id], longer, "ws")
+        refused = queue.submit_evaluation([run.id], data.make_task("flipflop", num_samples=8),
+                                          "ws")
+        assert job.wait(120) and refused.wait(120)
+        assert (job.status, job.snapshot().run_ids) == (DONE, [run.id])
+        result = evaluation.cached(run.path, evaluation.dataset_key(longer))
+        assert (result["timesteps"], len(result["outputs"])) == (25, evaluation.SEQUENCES)
+        assert refused.status == FAILED and refused.snapshot().error.startswith(f"run {run.id}")
+        assert queue.jobs("ws") == [] and queue.jobs("ws", kind=jobs.EVALUATE) == [refused, job]
+    finally:
+        queue.close()

@@ -13,9 +13,10 @@ in the way) with one context per visitor; a thread asks `/_stcore/health` every 
 2. Baseline: two visitors click Train together; the slower one's click → done is the time
    the two slots take for one round.
 3. Load: 20 visitors, each in a fresh context, open `/design` directly, paint one stroke on
-   the input → unit painter, go to Train by the sidebar link, set the tiny task and wait at
-   a gate; all click Train together, then each waits for its first loss point (the job
-   card's Vega-Lite chart) and for done (the success alert).
+   the input → unit painter (one click on the mode, one drag: it must land), go to Train by
+   the sidebar link, set the tiny task and wait at a gate; all click Train together, then
+   each waits for its first loss point (the job card's Vega-Lite chart) and for done (the
+   success alert).
 
 Printed (whatever pytest's capture): p50/p95 click → first loss and click → done, the
 baseline round, the ratio p95(click → done) / (round × ceil(20 / 2)) (a benchmark, target
@@ -146,7 +147,6 @@ class Visit:
     clicked: float = math.nan
     first_loss: float = math.nan
     done: float = math.nan
-    strokes: int = 0
 
 
 class Gate:
@@ -181,33 +181,17 @@ async def _set_number(page, label: str, value: int) -> None:
     await _wait_idle(page)
 
 
-async def _paint_first_row(page) -> int:
-    """Draws a stroke along row 0 of the input → unit painter and waits until the server
-    stored it (the Stats' input density follows). A visitor whose stroke did not land
-    within half the step timeout draws it again, as a person would; returns the strokes
-    drawn, which the test prints, so a lost stroke is seen rather than hidden."""
-    density = page.get_by_test_id("stMetric").filter(has_text="Input density").get_by_test_id(
-        "stMetricValue")
-    painted = f"{_painted_input_mask().mean():.0%}"
-    strokes = 1
-    await _draw_first_row(page)
-    try:
-        await expect(density).to_have_text(painted, timeout=STEP_TIMEOUT_MS // 2)
-    except AssertionError:
-        strokes = 2
-        await _draw_first_row(page)
-        await expect(density).to_have_text(painted, timeout=STEP_TIMEOUT_MS)
-    await _wait_idle(page)
-    return strokes
-
-
-async def _draw_first_row(page) -> None:
-    """One drag in draw mode across row 0 of the input → unit painter."""
+async def _paint_first_row(page) -> None:
+    """One drag in draw mode across row 0 of the input → unit painter, which must land: waits
+    until the server stored it (the Stats' input density follows). The mode button is
+    clicked once and must show pressed; neither is ever repeated."""
     painter = page.locator(".lc-painter").first
     canvas = painter.locator("canvas.lc-grid")
     await expect(canvas).to_have_attribute("data-cols", str(DEFAULT_UNITS),
                                            timeout=STEP_TIMEOUT_MS)
-    await _press_until_pressed(painter.get_by_role("button", name="draw", exact=True))
+    draw = painter.get_by_role("button", name="draw", exact=True)
+    await draw.click()
+    await expect(draw).to_have_attribute("aria-pressed", "true", timeout=STEP_TIMEOUT_MS)
     # Paint on a settled page, as a person would: under load the script may still be adding
     # elements, and a canvas that moves mid-stroke is painted where the pointer no longer is.
     await _wait_idle(page)
@@ -217,21 +201,11 @@ async def _draw_first_row(page) -> None:
     await page.mouse.down()
     await page.mouse.move(*cell_point(layout, 0, DEFAULT_UNITS - 1), steps=8)
     await page.mouse.up()
-
-
-async def _press_until_pressed(button) -> None:
-    """Clicks a painter's mode button until it shows pressed. Under load a click can land
-    while the component is still being mounted, before its buttons are live; a person
-    would click again, and so does a visitor here."""
-    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
-    while True:
-        await button.click(timeout=STEP_TIMEOUT_MS)
-        try:
-            await expect(button).to_have_attribute("aria-pressed", "true", timeout=5_000)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
+    density = page.get_by_test_id("stMetric").filter(has_text="Input density").get_by_test_id(
+        "stMetricValue")
+    await expect(density).to_have_text(f"{_painted_input_mask().mean():.0%}",
+                                       timeout=STEP_TIMEOUT_MS)
+    await _wait_idle(page)
 
 
 def _painted_input_mask() -> np.ndarray:
@@ -255,7 +229,7 @@ async def visit(browser, url: str, name: str, gate: Gate, seeds: int = 1,
         await _expect_heading(page, "Design")
         [seen.workspace] = parse_qs(urlparse(page.url).query)["workspace"]
         if paint:
-            seen.strokes = await _paint_first_row(page)
+            await _paint_first_row(page)
         await page.get_by_test_id("stSidebar").get_by_role("link", name="Train",
                                                            exact=True).click()
         await _expect_heading(page, "Train")
@@ -348,8 +322,7 @@ def _report(phases: dict[str, list[Visit]], records: list[dict], health: HealthP
         f"\n[load] {VISITORS} visitors, {SLOTS} slots; phases: {timeline}\n"
         f"[load] arrival → ready to click (open /design, paint, Train, set task): "
         f"p50 {np.percentile(ready, 50):.1f} s, p95 {np.percentile(ready, 95):.1f} s; "
-        f"clicks within {np.ptp(clicks):.1f} s; "
-        f"{sum(seen.strokes > 1 for seen in loaded)} visitor(s) had to draw their stroke twice\n"
+        f"clicks within {np.ptp(clicks):.1f} s\n"
         f"[load] click → first loss: p50 {np.percentile(first_loss, 50):.1f} s, "
         f"p95 {np.percentile(first_loss, 95):.1f} s\n"
         f"[load] click → done: p50 {np.percentile(done, 50):.1f} s, "

@@ -195,3 +195,67 @@ def test_sign_strip_edits_signs_and_colours_cells(page: Page, painter_url: str) 
     excitatory = _expect_cell_colour(page, canvas, 4, 2, "--lc-excitatory")
     free = _expect_cell_colour(page, canvas, 0, 2, "--st-primary-color")
     assert len({tuple(inhibitory), tuple(excitatory), tuple(free)}) == 3
+
+
+def _toggle_note(page: Page, *, by_keyboard: bool = False) -> None:
+    """Adds or removes the note above the painter's block, which makes Streamlit mount the
+    painter again; `by_keyboard` presses Space on the focused switch (the mouse stays put)."""
+    note = page.get_by_text("A note above the painter")
+    expected = 1 - note.count()
+    if by_keyboard:
+        page.keyboard.press("Space")
+    else:
+        page.get_by_text("Note above", exact=True).click()
+    expect(note).to_have_count(expected, timeout=TIMEOUT_MS)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]",
+                           timeout=TIMEOUT_MS)
+
+
+def test_a_painter_mounted_again_keeps_its_mode_and_a_stroke_in_progress(
+    page: Page, painter_url: str
+) -> None:
+    """Streamlit mounts the component again when an element appears above its block; the
+    new mount takes over the painter's state: the chosen mode, and a drag begun before it."""
+    canvas = _open(page, painter_url)
+    painter = page.locator(".lc-painter")
+    row = painter.get_by_role("button", name="row", exact=True)
+    row.click()
+    expect(row).to_have_attribute("aria-pressed", "true")
+    _toggle_note(page)
+    row = painter.get_by_role("button", name="row", exact=True)
+    expect(row).to_have_attribute("aria-pressed", "true")
+    page.mouse.click(*cell_centre(canvas, 2, 3))  # row mode: the whole row
+    _expect_cells(page, [[2, c] for c in range(COLS)])
+
+    # A drag in draw mode along row 5, with the painter mounted again halfway (the canvas
+    # moves as the note comes and goes: the drag goes on from wherever the pointer is).
+    draw = painter.get_by_role("button", name="draw", exact=True)
+    draw.click()
+    expect(draw).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("switch", name="Note above").focus()
+    page.mouse.move(*cell_centre(canvas, 5, 0))
+    page.mouse.down()
+    page.mouse.move(*cell_centre(canvas, 5, 4), steps=4)
+    _toggle_note(page, by_keyboard=True)  # the mouse still down
+    page.mouse.move(*cell_centre(canvas, 5, 9))
+    page.mouse.up()
+    expect(_stored_cells(page)).to_contain_text("[5, 9]", timeout=TIMEOUT_MS)
+    stored = json.loads(_stored_cells(page).inner_text())
+    assert all(cell in stored for cell in [[5, c] for c in range(5)] + [[2, 0], [5, 9]])
+
+
+def test_a_drag_released_while_the_painter_is_hidden_is_stored_when_it_shows_again(
+    page: Page, painter_url: str
+) -> None:
+    """The drag's cells outlive the component: the next mount finishes the drag and sends it."""
+    canvas = _open(page, painter_url)
+    hide = page.get_by_role("switch", name="Hide the painter")
+    hide.focus()
+    page.mouse.move(*cell_centre(canvas, 7, 2))
+    page.mouse.down()
+    page.mouse.move(*cell_centre(canvas, 7, 6), steps=4)
+    page.keyboard.press("Space")  # hides the painter, the mouse still down
+    expect(page.locator("canvas.lc-grid")).to_have_count(0, timeout=TIMEOUT_MS)
+    page.mouse.up()
+    page.keyboard.press("Space")
+    _expect_cells(page, [[7, c] for c in range(2, 7)])

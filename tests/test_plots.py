@@ -26,3 +26,15 @@ def test_sequence_preview_without_targets_draws_the_inputs_only():
     figure = sequence_preview(x, samples=3)
     assert [trace.name for trace in figure.data] == [f"feature {f}" for f in range(3)] * 3
     assert not figure.layout.shapes
+
+
+def test_sequence_preview_draws_each_runs_outputs_in_its_colour_at_every_step():
+    dataset = make_task("flipflop", bits=2, num_samples=3, timesteps=12)
+    guess = np.zeros_like(dataset.y[:2])
+    figure = sequence_preview(dataset.x, samples=2, targets=dataset.y, weights=dataset.weights,
+                              outputs={"run a": (guess, "#123456"),
+                                       "run b": (dataset.y[:2], "#abcdef")})
+    b = [trace for trace in figure.data if trace.name == "run b"]
+    assert len(b) == 2 * 2 and {trace.line.color for trace in b} == {"#abcdef"}
+    np.testing.assert_array_equal(b[3].y, dataset.y[1, :, 1])  # sample 1, output 1
+    assert [trace.showlegend for trace in b] == [True, False, False, False]

@@ -320,3 +320,20 @@ def test_a_run_folder_is_on_disk_before_its_name_says_it_is_whole(result, tmp_pa
     assert set(runs.RUN_FILES) <= names_flushed_first
     assert any(name.startswith(runs.TEMP_PREFIX) for name in names_flushed_first)
     assert flushed[at_rename:] == [str(folder.parent)]
+
+
+def test_run_json_training_controls_are_checked_and_older_runs_get_the_defaults(store, result):
+    info = store.save(result, "w")
+    path = info.path / runs.RUN_FILE
+    record = json.loads(path.read_text())
+    assert record["config"]["test_split"] == 0.0 and record["config"]["weight_decay"] is None
+    for key in ("test_split", "early_stopping", "lr_schedule", "warmup_steps", "clipnorm",
+                "weight_decay", "l1", "l2"):
+        del record["config"][key]  # as a run from before the controls
+    path.write_text(json.dumps(record))
+    assert store.load(info.id, "w").config == result.config
+    record["config"]["early_stopping"] = -1
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r"broken: early_stopping must be >= 0 \(0: off\). "
+                                         r"Received: early_stopping=-1"):
+        store.load(info.id, "w")

@@ -9,9 +9,13 @@ import pytest
 import tensorflow as tf
 
 from limconn import data, presets, runs
+from limconn.enforcement import trained_weights
+from limconn.layers import penalize_lstm_weights
 from limconn.strategies import Head, build_model
 from limconn.training import (
+    LearningRate,
     TrainConfig,
+    _optimizer,
     join_branches,
     max_masked_weight,
     train,
@@ -130,6 +134,16 @@ def test_classification_progress_events_carry_accuracy_and_eta():
         ({"validation_split": 0.95}, r"validation_split.*0.95"),
         ({"optimizer": "lbfgs"}, r"optimizer.*'lbfgs'"),
         ({"strategy": "magic"}, r"Unknown strategy 'magic'"),
+        ({"test_split": 0.6}, r"test_split must be in \[0, 0.5\]. Received: test_split=0.6"),
+        ({"test_split": 0.5, "validation_split": 0.5}, r"validation_split \+ test_split"),
+        ({"early_stopping": -1}, r"early_stopping.*Received: early_stopping=-1"),
+        ({"early_stopping": 2.5}, r"early_stopping must be an integer.*2.5"),
+        ({"lr_schedule": "step"}, r"lr_schedule must be one of.*'step'"),
+        ({"warmup_steps": -3}, r"warmup_steps.*-3"),
+        ({"clipnorm": float("nan")}, r"clipnorm must be a finite number.*nan"),
+        ({"weight_decay": -0.1}, r"weight_decay.*-0.1"),
+        ({"l1": -1e-3}, r"l1 must be >= 0. Received: l1=-0.001"),
+        ({"l2": "big"}, r"l2 must be a finite number. Received: l2='big'"),
     ],
 )
 def test_bad_configs_raise_value_error(kwargs, message):
@@ -163,13 +177,22 @@ GROUP_DATA = {
 }
 
 
-@pytest.mark.parametrize(("strategy", "task"), [("kernel", "adding"),
-                                                ("random_dynamic", "adding"),
-                                                ("kernel", "delayed_match")])
-def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy, task):
+CONTROLS = {"epochs": 5, "learning_rate": 1.0, "early_stopping": 1, "lr_schedule": "cosine",
+            "warmup_steps": 3, "clipnorm": 2.0, "weight_decay": 0.01, "l1": 1e-3, "l2": 1e-3,
+            "test_split": 0.2}
+"""Every training control on; lr 1.0 makes branches stop improving at different epochs."""
+
+
+@pytest.mark.parametrize(("strategy", "task", "controls"), [("kernel", "adding", {}),
+                                                            ("random_dynamic", "adding", {}),
+                                                            ("kernel", "delayed_match", {}),
+                                                            ("kernel", "adding", CONTROLS)])
+def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy, task, controls):
     """Same initial weights (bit for bit), same shuffling, same dropout draws (random_dynamic),
     gradients from its own loss only: each branch's history and weights are a lone run's,
-    with per-step targets and weights too."""
+    with per-step targets and weights too, and with every training control on (each branch
+    early-stops where it would alone, with its own best weights, and scores the same test
+    set)."""
     dataset = data.make_task(task, **GROUP_DATA[task])
     inputs = dataset.input_dim
     designs = [
@@ -177,9 +200,12 @@ def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy, tas
         presets.banded(inputs, 8, width=1),
         presets.dense(inputs, 4),
     ]
-    config = TrainConfig(strategy=strategy, epochs=2, batch_size=32, seed=7)
+    config = TrainConfig(**{"strategy": strategy, "epochs": 2, "batch_size": 32, "seed": 7,
+                            **controls})
     events = []
     group = train_group(config, designs, dataset, on_progress=events.append)
+    if controls:
+        assert len({len(branch.history) for branch in group}) > 1, "no early stop differs"
     assert {(event.branch, event.seed) for event in events} == {(0, 7), (1, 7), (2, 7)}
     for index, (design, branch) in enumerate(zip(designs, group, strict=True)):
         alone = train(config, design, dataset)
@@ -198,8 +224,12 @@ def test_each_branch_of_a_group_trains_exactly_as_its_design_alone(strategy, tas
                                 strict=True):
             np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
         assert branch.max_masked_weight == alone.max_masked_weight == 0.0
-        last_epoch = [e for e in events if e.branch == index and e.kind == "epoch"][-1]
-        assert {"epoch": 2, **last_epoch.logs} == _without_seconds(branch.history)[-1]
+        assert branch.test == pytest.approx(alone.test, rel=1e-5)
+        assert bool(branch.test) == bool(controls)
+        last = len(branch.history)
+        last_epoch = [e for e in events if e.branch == index and e.kind == "epoch"
+                      and e.epoch == last][-1]
+        assert {"epoch": last, **last_epoch.logs} == _without_seconds(branch.history)[-1]
 
 
 def test_branches_share_nothing_but_the_inputs():
@@ -292,3 +322,121 @@ def test_init_from_refuses_a_parent_of_another_strategy_or_size_or_without_initi
     (tmp_path / "parent" / runs.INITIAL_WEIGHTS_FILE).unlink()  # as in a run from before
     with pytest.raises(ValueError, match="has no initial.weights.h5"):
         train(child, presets.dense(2, 4), dataset)
+
+
+def test_a_run_folder_holds_tensorboard_events_equal_to_its_history(tmp_path):
+    """Scalars read back from the event file equal history.csv; the learning rate is the
+    optimizer's; the effective kernel's histogram counts its masked zeros."""
+    dataset = data.make_task("adding", num_samples=60, timesteps=5)
+    design = presets.random(2, 4, density=0.5, seed=2)
+    result = train(TrainConfig(epochs=2, batch_size=30, learning_rate=0.005), design, dataset)
+    folder = runs.write_run_folder(result, tmp_path / "run", run_id="r1", name="r",
+                                   workspace="w")
+    scalars, histograms = {}, {}
+    for event in tf.compat.v1.train.summary_iterator(str(folder / runs.EVENTS_FILE)):
+        for value in event.summary.value:
+            array = tf.make_ndarray(value.tensor)
+            if value.metadata.plugin_data.plugin_name == "histograms":
+                histograms[value.tag, event.step] = array
+            else:
+                scalars.setdefault(value.tag, []).append(float(array))
+    history = runs.read_run_folder(folder).history
+    for column in ("loss", "val_loss", "mae", "val_mae"):
+        np.testing.assert_allclose(scalars[column], history[column], rtol=1e-6)
+    assert scalars["learning_rate"] == pytest.approx([0.005, 0.005])
+    kernel = result.weights["kernel"]
+    left, right, counts = histograms["effective/kernel", 2].T
+    assert counts.sum() == kernel.size
+    zero_bucket = (left <= 0) & (right >= 0)
+    assert counts[zero_bucket].max() >= np.sum(kernel == 0) >= 4 * np.sum(~design.input_mask)
+    assert {tag for tag, _ in histograms} == {f"effective/{name}" for name in result.weights}
+
+
+def test_the_test_set_is_held_out_and_never_seen_by_training():
+    """Changing the test rows' targets leaves training bit for bit unchanged (history and
+    weights) and changes only the test score; the score is the returned model's loss on
+    the last rows, and it beats the mean-prediction baseline."""
+    dataset = data.make_task("adding", num_samples=1000, timesteps=10, seed=0)
+    config = TrainConfig(epochs=10, batch_size=32, test_split=0.1, early_stopping=3)
+    result = train(config, presets.dense(2, 8), dataset)
+    y = dataset.y.copy()
+    y[-100:] += 5.0  # the test rows: the last 10 %
+    changed = train(config, presets.dense(2, 8), dataclasses.replace(dataset, y=y))
+    assert _without_seconds(changed.history) == _without_seconds(result.history)
+    for name, value in result.weights.items():
+        np.testing.assert_array_equal(changed.weights[name], value)
+    predicted = result.model.predict(dataset.x[-100:], verbose=0)
+    assert result.metrics["test_loss"] == pytest.approx(
+        float(np.mean((predicted - dataset.y[-100:]) ** 2)), rel=1e-4)
+    assert changed.metrics["test_loss"] > result.metrics["test_loss"] + 10
+    baseline = float(np.mean((dataset.y[-100:] - dataset.y[:-100].mean()) ** 2))
+    assert result.metrics["test_loss"] < baseline / 3, (baseline, result.history)
+    assert set(result.test) == {"test_loss", "test_mae"}
+
+
+def test_the_test_set_carries_its_per_step_weights():
+    """delayed_match weighs only the decision steps: the test loss counts those alone."""
+    dataset = data.make_task("delayed_match", num_samples=100, delay=2, num_stimuli=2)
+    result = train(TrainConfig(epochs=1, batch_size=20, test_split=0.2),
+                   presets.dense(dataset.input_dim, 4), dataset)
+    _, test = dataset.hold_out(0.2)
+    probabilities = result.model.predict(test.x, verbose=0)
+    chosen = np.take_along_axis(probabilities, test.y[..., None], axis=-1)[..., 0]
+    expected = np.sum(-np.log(chosen) * test.weights) / np.sum(test.weights)
+    assert result.metrics["test_loss"] == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_early_stopping_ends_after_patience_with_the_best_weights():
+    dataset = data.make_task("adding", num_samples=200, timesteps=8)
+    config = TrainConfig(epochs=6, batch_size=32, learning_rate=3.0, early_stopping=1)
+    result = train(config, presets.dense(2, 4), dataset)
+    losses = [row["val_loss"] for row in result.history]
+    best = int(np.argmin(losses)) + 1
+    assert len(result.history) == best + 1 < config.epochs, losses
+    _, _, x_val, y_val = dataset.split(config.validation_split)
+    mse = float(np.mean((result.model.predict(x_val, verbose=0) - y_val) ** 2))
+    assert mse == pytest.approx(result.metrics["best_val_loss"], rel=1e-4)
+    assert result.status == "done"
+
+
+@pytest.mark.parametrize("strategy", ["kernel", "custom_cell", "output"])
+def test_l1_l2_penalise_the_effective_weights_and_never_a_masked_one(strategy, tmp_path):
+    design = presets.random(3, 5, density=0.5, seed=2)
+    model = build_model(strategy, design, (4, 3), Head("regression", 1))
+    penalize_lstm_weights(model, l1=0.1, l2=0.2)
+    lstm = model.get_layer("lstm")
+    owner = lstm.cell
+    weights = trained_weights(model)
+    expected = sum(0.1 * np.abs(weights[name]).sum() + 0.2 * np.square(weights[name]).sum()
+                   for name in ("kernel", "recurrent_kernel"))
+    assert float(sum(model.losses)) == pytest.approx(float(expected), rel=1e-5)
+    if strategy != "output":  # a dense LSTM has no masked weight
+        kernel = owner.kernel.numpy()
+        kernel[~np.tile(design.input_mask, 4)] = 100.0  # stored garbage at masked places
+        owner.kernel.assign(kernel)
+        assert float(sum(model.losses)) == pytest.approx(float(expected), rel=1e-5)
+    model.save(tmp_path / "model.keras")
+    keras.models.load_model(tmp_path / "model.keras")  # safe_mode=True, the default
+
+
+def test_learning_rate_schedules_warm_up_then_decay():
+    def rates(kind, warmup):
+        schedule = LearningRate(0.1, kind, warmup_steps=warmup, total_steps=10)
+        return [float(schedule(step)) for step in range(11)]
+
+    assert rates("constant", 4)[:5] == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1])
+    assert rates("cosine", 0)[0] == pytest.approx(0.1)
+    assert rates("cosine", 0)[5] == pytest.approx(0.05)
+    assert rates("cosine", 2)[10] == pytest.approx(0.0, abs=1e-9)
+    assert rates("exponential", 0)[10] == pytest.approx(0.001)
+    assert np.all(np.diff(rates("exponential", 0)) < 0)
+
+
+def test_default_controls_leave_the_optimizer_as_keras_makes_it():
+    """At the defaults, the optimizer is the one the library always built: a plain rate, no
+    clipping, the optimizer's own weight decay (bit-for-bit the old runs)."""
+    for name in ("adam", "adamw"):
+        optimizer = _optimizer(TrainConfig(optimizer=name), total_steps=10)
+        plain = keras.optimizers.get({"class_name": name, "config": {"learning_rate": 0.01}})
+        mine, expected = optimizer.get_config(), plain.get_config()
+        assert {**mine, "name": ""} == {**expected, "name": ""}

@@ -6,6 +6,8 @@ per-step loss weights (`flipflop`, `delayed_match`, an `.npz` with `weights`).
 
 * `tasks`: synthetic tasks, small pure functions registered in `TASKS` and built with
   `make_task`; their keyword parameters become form fields in the app and options in the CLI.
+* `neurogym_task`: the `neurogym` task, NeuroGym's environments as per-step datasets
+  (optional neurogym package, imported only when the task is built).
 * `tables`: CSV time series cut into sliding windows (`csv_columns`, `load_csv`).
 * `arrays`: sequences and targets saved with NumPy (`load_npz`, `load_npy`).
 * `uploads`: `load_upload`, which picks the loader by the file's extension.
@@ -24,6 +26,7 @@ Nothing here imports Streamlit. Every public name is available from `limconn.dat
 from limconn.data._checks import MAX_ARRAY_BYTES, MAX_UPLOAD_BYTES
 from limconn.data.arrays import load_npy, load_npz
 from limconn.data.dataset import KINDS, Dataset, Normalization
+from limconn.data.neurogym_task import neurogym, neurogym_available
 from limconn.data.tables import MISSING_POLICIES, csv_columns, example_csv_path, load_csv
 from limconn.data.tasks import (
     TASKS,
@@ -59,5 +62,7 @@ __all__ = [
     "load_npz",
     "load_upload",
     "make_task",
+    "neurogym",
+    "neurogym_available",
     "sine",
 ]

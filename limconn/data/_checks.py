@@ -36,11 +36,9 @@ def check_choice(key: str, value, choices: tuple) -> None:
         raise ValueError(f"{key} must be one of {choices}. Received: {key}={value!r}")
 
 
-def check_fraction(validation_split: float) -> None:
-    if not (isinstance(validation_split, numbers.Real) and 0 <= validation_split < 1):
-        raise ValueError(
-            f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}"
-        )
+def check_fraction(value: float, name: str = "validation_split") -> None:
+    if not (isinstance(value, numbers.Real) and 0 <= value < 1):
+        raise ValueError(f"{name} must be in [0, 1). Received: {name}={value!r}")
 
 
 def check_array_size(shape: tuple[int, ...], what: str) -> None:

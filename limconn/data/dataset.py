@@ -289,6 +289,50 @@ class Dataset:
         """
         return float(np.all(self.x == value, axis=2).mean())
 
+    def hold_out(self, test_split: float) -> tuple[Dataset, Dataset | None]:
+        """Sets the last `test_split` share of the samples apart as a test set.
+
+        The test samples come off the end, with their per-step weights, before any
+        validation split: `split` on the rest never sees them. Time-ordered data keeps its
+        validation part; the test part is the latest stretch of it.
+
+        Args:
+            test_split: fraction in [0, 1); 0 (or too few samples for one) gives
+                `(self, None)`.
+
+        Returns:
+            The rest and the test set.
+
+        Raises:
+            ValueError: if `test_split` is outside [0, 1), or time-ordered data's validation
+                part is not longer than the test part.
+
+        Example:
+
+        >>> from limconn.data import make_task
+        >>> rest, test = make_task("adding", num_samples=100, timesteps=10).hold_out(0.1)
+        >>> rest.num_samples, test.num_samples
+        (90, 10)
+        """
+        check_fraction(test_split, "test_split")
+        start = self.num_samples - int(self.num_samples * test_split)
+        if start == self.num_samples:
+            return self, None
+        if self.validation_start is not None and self.validation_start >= start:
+            raise ValueError(
+                f"The test set must come from this time series' validation part, which "
+                f"starts at sample {self.validation_start} of {self.num_samples}; a test "
+                f"split of {test_split!r} would begin at sample {start}. Use a smaller "
+                "test split or a larger validation split."
+            )
+
+        def part(rows: slice, validation_start: int | None) -> Dataset:
+            return dataclasses.replace(
+                self, x=self.x[rows], y=self.y[rows], validation_start=validation_start,
+                weights=None if self.weights is None else self.weights[rows])
+
+        return part(slice(None, start), self.validation_start), part(slice(start, None), None)
+
     def split(
         self, validation_split: float = 0.2
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -137,20 +137,33 @@ function cssVar(el, name, fallback) {
   return v && v !== "unset" ? v : fallback;
 }
 
-function createState(root) {
+// One state per painter (Python's `key`), for the life of the browser tab. Streamlit mounts
+// a component again whenever the block around it is rebuilt (an element appearing above a
+// keyless block shifts the block's index, React's key for it): state kept on the DOM node
+// died with it, taking the chosen mode, edits Python had not acknowledged and a drag in
+// progress. Kept here, a new mount takes the state over (`attach`, `resume`).
+const STATES = new Map();
+const MAX_STATES = 32;  // painters a tab has shown; the oldest are forgotten
+
+function stateFor(key) {
+  let s = STATES.get(key);
+  if (!s) {
+    s = createState();
+    STATES.set(key, s);
+    if (STATES.size > MAX_STATES) STATES.delete(STATES.keys().next().value);
+  }
+  return s;
+}
+
+function createState() {
   return {
-    root,
-    grid: root.querySelector("canvas.lc-grid"),
-    overlay: root.querySelector("canvas.lc-overlay"),
-    tip: root.querySelector(".lc-tip"),
-    hoverText: root.querySelector(".lc-hover"),
-    countText: root.querySelector(".lc-count"),
-    // Identifies this mounted instance, so Python can tell its strokes from older ones.
+    root: null, grid: null, overlay: null, tip: null, hoverText: null, countText: null,
+    // Identifies this painter's strokes in this tab, so Python can tell them from older ones.
     nonce: Math.random().toString(36).slice(2, 10) + Date.now().toString(36),
     rows: 0, cols: 0, cells: null, rev: null,
     signs: null,      // Int8Array per row when the sign strip shows, else null
     connSigns: null,  // Int8Array per cell when Python sent per-connection signs
-    seq: 0,        // strokes sent by this instance
+    seq: 0,        // strokes sent by this painter
     baseSeq: 0,    // strokes sent before the current revision (moot)
     on: 0,         // number of connected cells
     mode: "toggle",
@@ -160,12 +173,47 @@ function createState(root) {
   };
 }
 
+// Binds the state to a (new) mount's elements.
+function attach(s, root) {
+  if (s.observer) s.observer.disconnect();
+  s.observer = null;
+  s.root = root;
+  s.grid = root.querySelector("canvas.lc-grid");
+  s.overlay = root.querySelector("canvas.lc-overlay");
+  s.tip = root.querySelector(".lc-tip");
+  s.hoverText = root.querySelector(".lc-hover");
+  s.countText = root.querySelector(".lc-count");
+  s.width = -1;
+}
+
+// After a remount: a drag whose button is still down goes on on the new canvas (it takes the
+// pointer capture, so the pointer-up lands here); a drag released meanwhile is finished; and
+// an edit Python has not acknowledged is sent (again: Streamlit drops a component's state
+// while it is not shown, e.g. on a page switch, so the old mount's send may be gone).
+function resume(s, ack) {
+  const d = s.drag;
+  if (d) {
+    try {
+      s.grid.setPointerCapture(d.id);
+    } catch (err) {
+      // The pointer is gone: the drag is over.
+    }
+    if (s.grid.hasPointerCapture(d.id)) return;
+    s.drag = null;
+  }
+  if ((d && d.changed) || ahead(s, ack)) commit(s);
+}
+
+// Whether the canvas shows edits Python has not acknowledged (sent, or being drawn).
+function ahead(s, ack) {
+  const acked = ack && ack.nonce === s.nonce ? ack.seq : 0;
+  return s.drag !== null || s.seq > Math.max(acked, s.baseSeq);
+}
+
 function applyData(s, data) {
   const rows = data.shape[0], cols = data.shape[1];
   const same = s.cells && rows === s.rows && cols === s.cols && data.rev === s.rev;
-  const acked = data.ack && data.ack.nonce === s.nonce ? data.ack.seq : 0;
-  const pending = s.drag !== null || s.seq > Math.max(acked, s.baseSeq);
-  if (!(same && pending)) {
+  if (!(same && ahead(s, data.ack))) {
     // Python's state is the truth unless we are ahead of it on the same revision.
     if (!same) { s.drag = null; s.baseSeq = s.seq; }
     s.rows = rows; s.cols = cols; s.rev = data.rev;
@@ -619,10 +667,12 @@ function render(s) {
 export default function ({ data, parentElement, setStateValue }) {
   const root = parentElement.querySelector(".lc-painter");
   if (!root || !data || !Array.isArray(data.shape)) return;
-  let s = root.__limconnPainter;
-  if (!s) s = root.__limconnPainter = createState(root);
+  const s = stateFor(data.key);
+  const remounted = s.root !== null && s.root !== root;
+  if (s.root !== root) attach(s, root);
   s.setStateValue = setStateValue;
   applyData(s, data);
+  if (remounted) resume(s, data.ack);
 
   // Handlers are assigned, not added, so re-running this function never stacks them.
   for (const b of root.querySelectorAll("[data-mode]")) {

@@ -122,7 +122,8 @@ def paint_mask(
        the state on show, the page never stored the result (typically: the next stroke
        interrupted the run that returned it), and the stroke is offered again.
     2. A stroke (or strip edit) is taken only if it is new (its `(nonce, seq)` is not
-       acknowledged; `nonce` names the mounted canvas, `seq` counts its strokes) **and**
+       acknowledged; `nonce` names the painter's state in the browser tab, `seq` counts
+       its strokes) **and**
        it was painted on the current revision **and** has `mask`'s shape (and, with a
        strip, a valid sign for every row; without one, no signs). So a stroke or strip
        edit painted before a preset was applied never overwrites the preset, the
@@ -133,6 +134,12 @@ def paint_mask(
        adopts Python's state when the revision changed, and otherwise keeps edits it has
        sent that Python has not yet acknowledged, so a quick second stroke does not
        flicker away while the first one's rerun is in flight.
+
+    The browser keeps each painter's state (mode, cells, unacknowledged edits, a drag in
+    progress) under `key` for the life of the tab, not on the canvas's DOM node: Streamlit
+    mounts a component again whenever the block around it is rebuilt (an element that
+    appears above a keyless block, such as `st.columns`, shifts its index, React's key for
+    it), and a new mount takes the state over and sends any edit not yet acknowledged.
 
     Store the result straight away (both fields, when signs are in use); a page that does
     not store it gets the same edit again on its next run.
@@ -225,6 +232,8 @@ def paint_mask(
         "signs": None if painted.row_signs is None else encode_signs(painted.row_signs),
         "connection_signs": None if cell_signs is None else encode_connection_signs(cell_signs),
         "rev": book["rev"],
+        # Names the painter's state in the browser, which outlives a remount of the canvas.
+        "key": key,
         # The last stroke whose result `data` holds: the canvas drops its own copy once
         # every stroke it sent is acknowledged (or the revision moved on).
         "ack": book["pending"]["ack"] if book["pending"] else book["ack"],
