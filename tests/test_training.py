@@ -388,7 +388,7 @@ def test_the_test_set_carries_its_per_step_weights():
 
 def test_early_stopping_ends_after_patience_with_the_best_weights():
     dataset = data.make_task("adding", num_samples=200, timesteps=8)
-    config = TrainConfig(epochs=6, batch_size=32, learning_rate=3.0, early_stopping=1)
+    config = TrainConfig(epochs=12, batch_size=32, learning_rate=3.0, early_stopping=1)
     result = train(config, presets.dense(2, 4), dataset)
     losses = [row["val_loss"] for row in result.history]
     best = int(np.argmin(losses)) + 1
