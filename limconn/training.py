@@ -663,22 +663,37 @@ class _Reporter(keras.callbacks.Callback):
 
 def epoch_batches(x, y, weights, names: list[str], batch_size: int, seed: int,
                   first_epoch: int, epochs: int):
-    """The training batches of epochs `first_epoch` to `epochs - 1`, for `fit`.
+    """The training batches of epochs `first_epoch` to `epochs - 1`, for `fit`, as a
+    `tf.data.Dataset`.
 
     Each epoch's order is a permutation drawn from `(seed, epoch)` alone, so a run resumed
     at an epoch sees the very batches an uninterrupted run with that seed sees (Keras's own
-    shuffling draws from a generator whose state a new process would not have). Yields
+    shuffling draws from a generator whose state a new process would not have). Only the
+    order is drawn in Python, once per epoch; the batches are gathered by tf.data (a Python
+    generator of batches made the app's default run 1.5x slower). Gives
     `(x, {name: y}, {name: weights})` per batch; without weights, `(x, {name: y})`.
     """
-    for epoch in range(first_epoch, epochs):
-        order = np.random.default_rng([seed, epoch]).permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            rows = order[start:start + batch_size]
-            targets = dict.fromkeys(names, y[rows])
-            if weights is None:
-                yield x[rows], targets
-            else:
-                yield x[rows], targets, _per_branch(names, weights[rows])
+    import tensorflow as tf
+
+    def order(epoch):
+        return np.random.default_rng([seed, int(epoch)]).permutation(len(x))
+
+    def rows_of(epoch):
+        rows = tf.numpy_function(order, [epoch], tf.int64, stateful=False)
+        rows.set_shape([len(x)])
+        return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
+
+    inputs, targets = tf.constant(x), tf.constant(y)
+    step_weights = None if weights is None else tf.constant(weights)
+
+    def gather(rows):
+        batch = (tf.gather(inputs, rows), dict.fromkeys(names, tf.gather(targets, rows)))
+        if step_weights is None:
+            return batch
+        return (*batch, dict.fromkeys(names, tf.gather(step_weights, rows)))
+
+    return (tf.data.Dataset.range(first_epoch, epochs).flat_map(rows_of)
+            .map(gather).prefetch(tf.data.AUTOTUNE))
 
 
 def _check_resumable(checkpoint: Checkpoint, config: TrainConfig,
