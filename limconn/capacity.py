@@ -23,6 +23,7 @@ ValueError: The server is busy: 1 new workspace was opened in the past hour, ...
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -94,6 +95,13 @@ class NewWorkspaces:
                     " opened in the past hour, the most it opens; try again later."
                 )
             self._opened.append(now)
+
+
+def file_version(path: str | os.PathLike) -> tuple[str, int, int]:
+    """A file's part of a `DatasetCache` key: its path, modification time and size, so a
+    file replaced under the same name (a kept upload) is read again."""
+    stat = os.stat(path)
+    return str(path), stat.st_mtime_ns, stat.st_size
 
 
 class DatasetCache:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from limconn import data
+from limconn.capacity import file_version
 from limconn.jobs import FAILED, INTERRUPTED, QUEUED, RUNNING, TERMINAL, watch_seconds
 from limconn.plots import live_loss_spec, sequence_preview
 from limconn.strategies import STRATEGIES, enforcement_of
@@ -89,10 +90,10 @@ def uploaded(validation_split: float, limits) -> data.Dataset | None:
     paths = uploads.paths(choice)
     suffix = paths[0].suffix.lower()
     if suffix == ".npz":
-        return cached("npz", str(paths[0]), make=lambda: data.load_npz(
+        return cached("npz", file_version(paths[0]), make=lambda: data.load_npz(
             paths[0], max_bytes=limits.max_upload_bytes, limits=limits))
     if suffix == ".npy":
-        return cached("npy", *map(str, paths), make=lambda: data.load_npy(
+        return cached("npy", *map(file_version, paths), make=lambda: data.load_npy(
             *paths, max_bytes=limits.max_upload_bytes, limits=limits))
     return csv_dataset(paths[0], validation_split, limits)
 
@@ -126,7 +127,7 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
 
     Widget keys carry the file's name, so another file starts from fresh choices.
     """
-    columns = cached("csv columns", str(file), make=lambda: data.csv_columns(
+    columns = cached("csv columns", file_version(file), make=lambda: data.csv_columns(
         file, max_bytes=limits.max_upload_bytes, limits=limits))
     key = f"train.csv.{getattr(file, 'name', file)}"
     left, right = st.columns(2)
@@ -141,7 +142,7 @@ def csv_dataset(file, validation_split: float, limits, missing: str = "error") -
     policies = data.MISSING_POLICIES
     missing = missing_column.selectbox("Missing values", policies,
                                        index=policies.index(missing), key=f"{key}.missing")
-    return cached("csv", str(file), tuple(features), tuple(targets), int(window),
+    return cached("csv", file_version(file), tuple(features), tuple(targets), int(window),
                   int(horizon), validation_split, missing, make=lambda: data.load_csv(
                       file, feature_columns=features, target_columns=targets,
                       window=int(window), horizon=int(horizon),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs the whole suite. Python packages come from the exact
-# pins of requirements-dev.txt (the app, the optional extras the tests cover: torch and ncps,
-# Ray, and the test tools; `bash scripts/lock.sh` regenerates them); Debian's Chromium serves the
-# browser tests, Node.js the painter's JavaScript tests and nginx the check of
+# pins of requirements-dev.txt (the app, the optional extras the tests cover: torch, ncps and
+# neurogym, Ray, and the test tools; `bash scripts/lock.sh` regenerates them); Debian's Chromium
+# serves the browser tests, Node.js the painter's JavaScript tests and nginx the check of
 # deploy/nginx.conf (`nginx -t`; with CI=true a missing nginx fails that test). First
 # `node --test`, then pytest; extra arguments go to pytest.
 set -euo pipefail

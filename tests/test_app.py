@@ -816,6 +816,31 @@ def test_an_upload_is_kept_for_a_reload_and_deleted_after_asking(app: AppTest) -
     assert reloaded.selectbox(key="train.kept_upload").options == ["upload a new file"]
 
 
+def test_an_upload_is_parsed_once_not_on_every_rerun_and_again_when_replaced(
+        app: AppTest, monkeypatch) -> None:
+    """The server parses a kept file once (its cache key holds the file's time and size):
+    reruns read no file, and a new file under the same name is read again."""
+    parsed = []
+    load_npz = data.load_npz
+    monkeypatch.setattr(data, "load_npz", lambda *args, **kwargs: (
+        parsed.append(args), load_npz(*args, **kwargs))[1])
+    app.switch_page(TRAIN).run()
+    app.radio(key="train.source").set_value("Upload").run()
+    first = _npz_bytes(X=_x(), y=np.arange(20, dtype=np.float32))
+    app.file_uploader(key="train.upload").upload("data.npz", first).run()
+    _no_exception(app)
+    after_upload = len(parsed)  # the check before keeping it, the parse once chosen
+    for _ in range(3):
+        app.run()
+    assert len(parsed) == after_upload <= 2
+    app.selectbox(key="train.kept_upload").set_value("upload a new file").run()
+    second = _npz_bytes(X=_x()[:10], y=np.arange(10, dtype=np.float32))
+    app.file_uploader(key="train.upload").upload("data.npz", second).run()
+    _no_exception(app)
+    assert len(parsed) > after_upload
+    assert any("10 sequences" in caption.value for caption in app.caption)
+
+
 def test_synthetic_sizes_are_bounded_before_anything_is_generated(home, monkeypatch) -> None:
     monkeypatch.setenv("LIMCONN_MAX_SAMPLES", "500")
     app = _open(TRAIN)
