@@ -1233,7 +1233,7 @@ def _train_task(task, store, max_runs, send, stop) -> tuple:
                    for result, name in zip(results, names, strict=True)]
         done, kept = results[0].status == DONE, results[0].checkpoint is not None
         # The resumed job's checkpoint goes once this one has its own (or needs none).
-        for superseded in ([checkpoint] if done else []) + (
+        for superseded in ([checkpoint] if done and checkpoint is not None else []) + (
                 [resume_from] if resume_from is not None and (done or kept) else []):
             Path(superseded).unlink(missing_ok=True)
         return job_id, "ended", (results[0].status, results[0].stop_reason, run_ids,

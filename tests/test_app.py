@@ -503,8 +503,9 @@ def test_a_run_trains_shows_live_and_survives_a_reload_and_appears_on_compare(
     assert app.multiselect(key="compare.runs").value == [run_id]  # a new run is selected
     table = app.dataframe[0].value
     assert table["id"].tolist() == [run_id] and table["epochs"].tolist() == [2]
-    assert list(table.columns[:6]) == ["run", "strategy", "best val loss", "final val loss",
-                                       "effective parameters", "wall time (s)"]
+    assert list(table.columns[:8]) == ["run", "strategy", "best val loss", "final val loss",
+                                       "test loss", "test metric", "effective parameters",
+                                       "wall time (s)"]
 
 
 def test_train_all_designs_with_seeds_queues_one_group_per_seed(app) -> None:

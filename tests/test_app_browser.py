@@ -344,7 +344,7 @@ def test_train_then_compare(page: Page, app_url: str) -> None:
     assert not [at for at in received if at > quiet_since]
 
     _nav(page, "Compare")
-    runs = page.get_by_test_id("stMultiSelect")
+    runs = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text("Runs", exact=True))
     expect(runs).to_contain_text(f"design 1 · kernel · adding · {run_id[-6:]}",
                                  timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=TIMEOUT_MS)
