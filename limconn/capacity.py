@@ -126,14 +126,14 @@ class DatasetCache:
             return sum(size for _, size in self._entries.values())
 
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The value kept under `key`, or `make()`'s, kept if it fits (size: `.nbytes`,
-        or its `x` and `y` arrays' for a `Dataset`)."""
+        """The value kept under `key`, or `make()`'s, kept if it fits (size: its `.nbytes`,
+        a `Dataset`'s included)."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key][0]
         value = make()
-        size = _nbytes(value)
+        size = int(getattr(value, "nbytes", 0))
         with self._lock:
             if size <= self.max_bytes:
                 self._entries[key] = (value, size)
@@ -142,10 +142,3 @@ class DatasetCache:
                     _, (_, dropped) = self._entries.popitem(last=False)
                     total -= dropped
         return value
-
-
-def _nbytes(value) -> int:
-    if hasattr(value, "x") and hasattr(value, "y"):
-        weights = getattr(value, "weights", None)
-        return int(value.x.nbytes + value.y.nbytes + (0 if weights is None else weights.nbytes))
-    return int(getattr(value, "nbytes", 0))

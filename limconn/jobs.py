@@ -791,8 +791,7 @@ class JobQueue:
     def _enqueue(self, config, designs, names, dataset: Dataset, workspace: str,
                  resume_from: Path | None = None) -> Job:
         """Creates the job, spools its data and puts it in line, within the caps."""
-        data_bytes = int(dataset.x.nbytes + dataset.y.nbytes
-                         + (0 if dataset.weights is None else dataset.weights.nbytes))
+        data_bytes = dataset.nbytes
         with self._condition:
             if self._closed.is_set() or self._broken:
                 raise ValueError(self._broken or "This job queue is closed.")

@@ -255,6 +255,13 @@ class Dataset:
         return self.x.shape[2]
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of its arrays (inputs, targets and per-step weights): what it costs to keep
+        or to spool."""
+        weights = 0 if self.weights is None else self.weights.nbytes
+        return int(self.x.nbytes + self.y.nbytes + weights)
+
+    @property
     def output_dim(self) -> int:
         """Units of the dense head: outputs for regression, classes for classification."""
         return self.num_classes if self.kind == "classification" else self.y.shape[-1]
