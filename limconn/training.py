@@ -690,7 +690,7 @@ def epoch_batches(x, y, weights, names: list[str], batch_size: int, seed: int,
         batch = (tf.gather(inputs, rows), dict.fromkeys(names, tf.gather(targets, rows)))
         if step_weights is None:
             return batch
-        return (*batch, dict.fromkeys(names, tf.gather(step_weights, rows)))
+        return (*batch, _per_branch(names, tf.gather(step_weights, rows)))
 
     return (tf.data.Dataset.range(first_epoch, epochs).flat_map(rows_of)
             .map(gather).prefetch(tf.data.AUTOTUNE))
