@@ -664,8 +664,10 @@ function render(s) {
 
 // --- entry: runs on mount and again on every data or theme change ------------------------
 
-export default function ({ data, parentElement, setStateValue }) {
+export default function ({ data: sent, parentElement, setStateValue }) {
   const root = parentElement.querySelector(".lc-painter");
+  // painter.py sends its payload as one JSON text (see there why).
+  const data = typeof sent?.json === "string" ? JSON.parse(sent.json) : null;
   if (!root || !data || !Array.isArray(data.shape)) return;
   const s = stateFor(data.key);
   const remounted = s.root !== null && s.root !== root;

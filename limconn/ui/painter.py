@@ -11,6 +11,7 @@ does not import Streamlit; this module is only the Streamlit glue.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from importlib import resources
 
@@ -227,7 +228,7 @@ def paint_mask(
             if isinstance(row_signs, np.ndarray) and row_signs.dtype == np.int8
             else signs,
         )
-    data = {
+    payload = {
         **encode_mask(painted.mask),
         "signs": None if painted.row_signs is None else encode_signs(painted.row_signs),
         "connection_signs": None if cell_signs is None else encode_connection_signs(cell_signs),
@@ -241,5 +242,8 @@ def paint_mask(
         "target_label": str(target_label),
         "height": height,
     }
-    _mount(key=key, data=data, on_stroke_change=_ignore_change)
+    # One JSON text, not the dict: Streamlit looks for dataframes in each list or dict value
+    # of a component's data, and that first look imports pandas and pyarrow (~1 s of the
+    # first page's run on a fresh server, before the painter could be sent).
+    _mount(key=key, data={"json": json.dumps(payload)}, on_stroke_change=_ignore_change)
     return painted
