@@ -1,5 +1,5 @@
-"""Plotly figures (and one Vega-Lite spec) of designs, data and runs. Pure functions: data
-in, figure out.
+"""Plotly figures (and a Vega-Lite spec and an HTML bar chart) of designs, data and runs.
+Pure functions: data in, figure out.
 
 Weights are drawn with one diverging colour scale centred at 0 (`RdBu_r`) shared by all
 panels of a figure, masked positions as NaN so the mask shows as blank cells; a run keeps
@@ -351,6 +351,61 @@ def _zero_runs(values: np.ndarray) -> list[tuple[int, int]]:
     edges = np.diff(np.concatenate([[0], (values == 0).astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
                     strict=True))
+
+
+FAN_IN_COLOUR = "#0068c9"
+FAN_OUT_COLOUR = "#83c9ff"
+
+
+def fan_bars_html(fan_in: np.ndarray, fan_out: np.ndarray, height: int = 180) -> str:
+    """Each unit's fan-in and fan-out (`DesignStats`) as grouped bars in plain HTML (for
+    `st.html`), with a legend; hovering a unit names it and both counts.
+
+    Plain HTML rather than a chart element: on a fresh server, `st.bar_chart` made the Design
+    page's first run import Altair and pandas (~0.8 s) and the browser load and run Vega
+    (~0.5-0.8 s of CPU), both competing with the painter's first paint. (`st.html` drops
+    SVG, so the bars are boxes.)
+
+    Args:
+        fan_in: `(units,)` non-negative counts.
+        fan_out: `(units,)` non-negative counts.
+        height: pixels of the bar area.
+
+    Raises:
+        ValueError: if the two are not 1-D of the same non-zero length with counts >= 0.
+    """
+    fan_in, fan_out = np.asarray(fan_in), np.asarray(fan_out)
+    if fan_in.ndim != 1 or fan_in.shape != fan_out.shape or not fan_in.size:
+        raise ValueError("fan_in and fan_out must be 1-D of one non-zero length. Received: "
+                         f"shapes {fan_in.shape} and {fan_out.shape}")
+    if (fan_in < 0).any() or (fan_out < 0).any():
+        raise ValueError("fan_in and fan_out must be counts >= 0. Received: minimum "
+                         f"{min(fan_in.min(), fan_out.min())}")
+    top = max(int(fan_in.max()), int(fan_out.max()), 1)
+    units = "".join(
+        f'<div title="unit {unit}: fan-in {count_in}, fan-out {count_out}" '
+        'style="flex:1;display:flex;align-items:flex-end;height:100%">'
+        + "".join(f'<div style="flex:1;height:{100 * count / top:.4g}%;background:{colour}">'
+                  "</div>"
+                  for count, colour in ((count_in, FAN_IN_COLOUR), (count_out, FAN_OUT_COLOUR)))
+        + "</div>"
+        for unit, (count_in, count_out) in enumerate(zip(fan_in.tolist(), fan_out.tolist(),
+                                                         strict=True))
+    )
+    legend = "".join(
+        f'<span style="margin-left:1em"><span style="display:inline-block;width:0.8em;'
+        f'height:0.8em;margin-right:0.3em;background:{colour}"></span>{name}</span>'
+        for name, colour in (("fan-in", FAN_IN_COLOUR), ("fan-out", FAN_OUT_COLOUR))
+    )
+    row = "font-size:0.8rem;display:flex;justify-content:space-between"
+    return (
+        f'<div style="{row}"><span>max {top}</span><span>{legend}</span></div>'
+        f'<div role="img" aria-label="fan-in and fan-out per unit" style="display:flex;'
+        f'align-items:flex-end;gap:1px;height:{height}px;border-bottom:1px solid '
+        f'rgba(128,128,128,0.5)">{units}</div>'
+        f'<div style="{row}"><span>unit 0</span><span>unit</span>'
+        f"<span>unit {fan_in.size - 1}</span></div>"
+    )
 
 
 def live_loss_spec(runs: dict[str, Sequence[dict]]) -> dict:

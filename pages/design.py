@@ -1,7 +1,6 @@
 """Design: paint which inputs reach which units and which units feed which."""
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from limconn import adjacency, presets, share, wirings
@@ -15,7 +14,7 @@ from limconn.gate_views import (
     with_painted,
     with_strip,
 )
-from limconn.plots import connectivity_graph
+from limconn.plots import connectivity_graph, fan_bars_html
 from limconn.ui import resources, state
 from limconn.ui.forms import confirmed, parameter_inputs
 from limconn.ui.frame import page_frame
@@ -243,8 +242,7 @@ for problem, units_list in (
 for title, field in MATRICES.items():
     if not getattr(design, field).any():
         st.warning(f"The {title} matrix is all zero: nothing flows through it.")
-st.bar_chart(pd.DataFrame({"fan-in": stats.fan_in, "fan-out": stats.fan_out}), height=180,
-             x_label="unit", stack=False)
+st.html(fan_bars_html(stats.fan_in, stats.fan_out))
 
 # A toggle, not an expander: a closed expander's figure would still be built on every rerun.
 if st.toggle("Show the connectivity graph", key="design.graph"):
