@@ -19,6 +19,9 @@ RUN pip install -r requirements.txt
 # The code stays root's: the app reads it and writes only under /data. .dockerignore keeps
 # .git, caches, run stores and .streamlit/secrets.toml out of the image.
 COPY . .
+# Bytecode made here, as root: the app's user cannot write /app, so every server start (and
+# every training worker) would otherwise compile limconn's modules again on first import.
+RUN python -m compileall -q limconn
 
 USER limconn
 # Runs, workspaces (designs, settings, job records) and the signing secret live here.
