@@ -4,7 +4,8 @@ Pure Python (NumPy, no Streamlit), so the protocol is unit-tested without a serv
 browser side (`painter.mjs`) is checked against it. Rows are sources, columns are targets.
 
 Down to the browser: the mask as `encode_mask`'s `{"shape", "bits"}`, each row's sign as
-`encode_signs`' string, per-connection signs as `encode_connection_signs`' two bit planes.
+`encode_signs`' string, per-connection signs as `encode_connection_signs`' two bit planes,
+all in one JSON text (`paint_mask` says why).
 Up from the browser, once per finished stroke or strip edit: the whole mask and (when the
 painter shows a sign strip) every row's sign, plus the revision it was painted on:
 `{"shape", "bits", "signs"?, "rev", "seq", "nonce"}`. `_reconcile` decides whether that
