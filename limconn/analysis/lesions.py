@@ -91,8 +91,9 @@ def lesions(run, x: np.ndarray, y: np.ndarray, units=None, *, weights=None,
         raise ValueError(f"units must be in 0..{dynamics.units - 1}. Received: {chosen.tolist()}")
     groups = unit_groups(dynamics) if groups is None else groups
     names = list(groups)
-    members = np.array([np.asarray(groups[name], bool) for name in names]).reshape(
-        len(names), dynamics.units)
+    members = np.zeros((len(names), dynamics.units), bool)
+    for row, name in enumerate(names):
+        members[row] = np.broadcast_to(np.asarray(groups[name], bool), (dynamics.units,))
     keep = np.ones((1 + len(chosen) + len(names), dynamics.units))
     keep[np.arange(1, 1 + len(chosen)), chosen] = 0.0
     keep[1 + len(chosen):][members] = 0.0
