@@ -173,7 +173,7 @@ def _one_lesion_at_a_time(dynamics, x, y, weights, silenced):
 
 def test_lesions_in_one_pass_equal_silencing_one_unit_at_a_time(wide_run):
     folder, _ = wide_run
-    held_out = data.make_task("flipflop", bits=4, num_samples=128, timesteps=50, seed=2)
+    held_out = data.make_task("flipflop", bits=4, num_samples=64, timesteps=50, seed=2)
     x, y, weights = held_out.x, held_out.y, held_out.weights
     started = time.perf_counter()
     found = analysis.lesions(folder, x, y, weights=weights)
