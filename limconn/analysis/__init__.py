@@ -42,7 +42,8 @@ saved analyses with `load`).
   explained sequences, relative to the largest output change; `attribution_step`: the step
   explained (the last).
 
-`Analysis.arrays` (NPZ; numeric and unicode arrays only; N sequences, T steps, U units,
+`Analysis.arrays` (NPZ; numeric and unicode arrays only; N sequences kept (the first of
+the analysed ones, at most `MAX_TRAJECTORY_VALUES` / (T * U) of them), T steps, U units,
 D features, O outputs, P fixed points, G lesion groups, S explained sequences):
 
 * `trajectories/hidden`, `trajectories/cell` `(N, T, U)`, `trajectories/outputs`
@@ -82,6 +83,7 @@ from limconn.analysis.pca import PCA, pca
 from limconn.analysis.report import (
     ANALYSES,
     ARRAYS_FILE,
+    MAX_TRAJECTORY_VALUES,
     SUMMARY_FILE,
     Analysis,
     analyses_for,
@@ -93,8 +95,8 @@ from limconn.analysis.spectrum import Spectrum, spectrum
 from limconn.analysis.trajectories import Trajectories, trajectories
 
 __all__ = [
-    "ANALYSES", "ARRAYS_FILE", "SUMMARY_FILE", "PCA", "Analysis", "Attributions", "Dynamics",
-    "FixedPoints", "Lesions", "Spectrum", "Trajectories", "analyses_for", "analyze",
-    "as_dynamics", "attributions", "fixed_points", "lesions", "load", "pca", "save",
-    "spectrum", "trajectories", "unit_groups",
+    "ANALYSES", "ARRAYS_FILE", "MAX_TRAJECTORY_VALUES", "SUMMARY_FILE", "PCA", "Analysis",
+    "Attributions", "Dynamics", "FixedPoints", "Lesions", "Spectrum", "Trajectories",
+    "analyses_for", "analyze", "as_dynamics", "attributions", "fixed_points", "lesions",
+    "load", "pca", "save", "spectrum", "trajectories", "unit_groups",
 ]

@@ -25,6 +25,9 @@ import numpy as np
 from limconn.analysis.dynamics import Dynamics, as_dynamics
 from limconn.analysis.trajectories import trajectories
 
+MAX_JACOBIAN_BYTES = 64 * 2**20
+"""The most memory one batch of starts' Jacobians may take (float64 `(2U, 2U)` each); more
+starts than fit are searched in several batches (32 at a time for 256 units)."""
 _GIVE_UP_DAMPING = 1e12
 """A start whose damping grows past this takes no useful step any more: a slow point."""
 _WINDOW, _SLOW = 10, 0.5
@@ -80,7 +83,8 @@ def fixed_points(run, input=None, *, states=None, x=None, starts: int = 256,  # 
         starts: how many initial states to draw (at random, with `seed`).
         tolerance: keep points with q below it.
         merge_distance: points closer than this (Euclidean, in `(h, c)`) are one point.
-        iterations: the most Levenberg-Marquardt steps per start.
+        iterations: the most Levenberg-Marquardt steps per start (each costs about
+            `(2 * units) ** 3` multiply-adds per start: 256 starts of 64 units take seconds).
         noise: standard deviation of Gaussian noise added to each start, in units of
             the states' own standard deviation (0: the visited states themselves).
         seed: which starts are drawn, and the noise.
@@ -109,7 +113,11 @@ def fixed_points(run, input=None, *, states=None, x=None, starts: int = 256,  # 
     if noise:
         initial = initial + rng.normal(size=initial.shape) * noise * pool.std(axis=0)
     drive = dynamics.drive(constant)
-    found, q = _minimise_q(dynamics, drive, initial, iterations, tolerance)
+    chunk = max(1, MAX_JACOBIAN_BYTES // (8 * (2 * dynamics.units) ** 2))
+    minimised = [_minimise_q(dynamics, drive, initial[start:start + chunk], iterations, tolerance)
+                 for start in range(0, starts, chunk)]
+    found = np.concatenate([states for states, _ in minimised])
+    q = np.concatenate([values for _, values in minimised])
     converged = q < tolerance
     order = np.argsort(q[converged], kind="stable")
     points, q = _merged(found[converged][order], q[converged][order], merge_distance)

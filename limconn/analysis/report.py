@@ -38,6 +38,12 @@ SUMMARY_FILE = "analysis.json"
 ARRAYS_FILE = "analysis.npz"
 PCA_AXES = 3
 TOP_LESIONS = 5
+MAX_TRAJECTORY_VALUES = 4_000_000
+"""The most values `trajectories/hidden` (and `cell`, ...) keeps: the first sequences of the
+analysed ones that fit (16 MB of float32 each); the PCA and the lesions use them all."""
+FIXED_POINT_STARTS = 256
+"""Starts of the fixed-point search for up to 64 units; a larger network gets fewer (down to
+32), as each start's steps cost `(2 * units) ** 3`."""
 
 ProgressCallback = Callable[[int, int, str], object]
 
@@ -71,7 +77,8 @@ def analyze(run, dataset, what: Iterable[str] = ANALYSES,
 
     Trajectories (with their first three principal components) are computed whenever
     trajectories or fixed points are asked for: the fixed points start from them and are
-    drawn on their axes. Fixed points are those of a zero input.
+    drawn on their axes. Fixed points are those of a zero input, searched from
+    `FIXED_POINT_STARTS` states (fewer above 64 units).
 
     Args:
         run: a run folder, `limconn.runs.Run`, `limconn.training.RunResult` or `Dynamics`.
@@ -80,7 +87,8 @@ def analyze(run, dataset, what: Iterable[str] = ANALYSES,
         what: names from `ANALYSES`.
         on_progress: called `(done, total, label)` before each analysis and once at the end.
         samples: how many of the first sequences to analyse (trajectories, lesions, the
-            loss).
+            loss); `arrays` keeps the trajectories of as many of them as fit
+            `MAX_TRAJECTORY_VALUES`.
         sequences: how many of the first sequences to explain by attributions.
         seed: which trajectory states the fixed-point search starts from.
 
@@ -115,9 +123,11 @@ def analyze(run, dataset, what: Iterable[str] = ANALYSES,
             states = trajectories(dynamics, x)
             axes = pca(states.hidden, min(PCA_AXES, dynamics.units))
             summary["pca_explained_variance_ratio"] = axes.explained_variance_ratio.tolist()
-            arrays.update(_trajectory_arrays(states, axes, x, y, weights))
+            kept = max(1, MAX_TRAJECTORY_VALUES // (states.hidden[0].size))
+            arrays.update(_trajectory_arrays(states, axes, x, y, weights, kept))
         elif stage == "fixed-points":
-            points = fixed_points(dynamics, states=states, seed=seed)
+            starts = max(32, FIXED_POINT_STARTS * 64**2 // max(dynamics.units, 64) ** 2)
+            points = fixed_points(dynamics, states=states, starts=starts, seed=seed)
             summary["fixed_points"] = {"found": len(points.q), "stable": int(points.stable.sum()),
                                        "starts": points.starts, "converged": points.converged}
             arrays.update(_fixed_point_arrays(points, axes))
@@ -217,21 +227,22 @@ def _empty_summary(dynamics: Dynamics, dataset, samples: int, what: tuple[str, .
     }
 
 
-def _trajectory_arrays(states, axes, x, y, weights) -> dict[str, np.ndarray]:
+def _trajectory_arrays(states, axes, x, y, weights, kept: int) -> dict[str, np.ndarray]:
+    """The first `kept` sequences' states, inputs and targets; the PCA's axes."""
     arrays = {
-        "trajectories/hidden": states.hidden.astype(np.float32),
-        "trajectories/cell": states.cell.astype(np.float32),
-        "trajectories/outputs": states.outputs.astype(np.float32),
-        "trajectories/inputs": np.asarray(x, np.float32),
-        "trajectories/targets": np.asarray(y),
+        "trajectories/hidden": states.hidden[:kept].astype(np.float32),
+        "trajectories/cell": states.cell[:kept].astype(np.float32),
+        "trajectories/outputs": states.outputs[:kept].astype(np.float32),
+        "trajectories/inputs": np.asarray(x[:kept], np.float32),
+        "trajectories/targets": np.asarray(y[:kept]),
         "pca/components": axes.components,
         "pca/mean": axes.mean,
         "pca/explained_variance": axes.explained_variance,
         "pca/explained_variance_ratio": axes.explained_variance_ratio,
-        "pca/trajectories": axes.project(states.hidden).astype(np.float32),
+        "pca/trajectories": axes.project(states.hidden[:kept]).astype(np.float32),
     }
     if weights is not None:
-        arrays["trajectories/weights"] = np.asarray(weights, np.float32)
+        arrays["trajectories/weights"] = np.asarray(weights[:kept], np.float32)
     return arrays
 
 
