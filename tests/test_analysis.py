@@ -289,6 +289,14 @@ def test_analyze_saves_every_documented_key_and_loads_without_tensorflow(flipflo
         analysis.analyze(folder, data.make_task("adding", num_samples=8))
     with pytest.raises(ValueError, match=r"Received: \['loops'\]"):
         analysis.analyze(folder, dataset, what=["loops"])
+    with pytest.raises(ValueError, match="Received: samples=0"):
+        analysis.analyze(folder, dataset, samples=0)
+    with pytest.raises(ValueError, match=r"Received: shape \(2,\)"):
+        analysis.fixed_points(folder, input=[1.0, 0.0], x=dataset.x[:2])
+    with pytest.raises(ValueError, match=r"Received: shape \(2, 100, 2\)"):
+        analysis.trajectories(folder, dataset.x[:2, :, :2])
+    with pytest.raises(ValueError, match="Received: step=100"):
+        analysis.attributions(folder, dataset.x[:2], step=100)
 
 
 def test_cli_analyze_writes_both_files_and_refuses_a_bad_run_in_one_line(flipflop_run,
