@@ -527,7 +527,7 @@ def test_a_ray_job_whose_task_ignores_its_stop_is_cancelled_by_force_after_the_g
 
 def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training(
         dataset, tmp_path):
-    from limconn import evaluation
+    from limconn import evaluation, run_results
     from limconn.training import train
 
     queue = _queue(tmp_path)
@@ -540,9 +540,50 @@ def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training
                                           "ws")
         assert job.wait(120) and refused.wait(120)
         assert (job.status, job.snapshot().run_ids) == (DONE, [run.id])
-        result = evaluation.cached(run.path, evaluation.dataset_key(longer))
+        result = evaluation.cached(run.path, run_results.dataset_key(longer))
         assert (result["timesteps"], len(result["outputs"])) == (25, evaluation.SEQUENCES)
         assert refused.status == FAILED and refused.snapshot().error.startswith(f"run {run.id}")
         assert queue.jobs("ws") == [] and queue.jobs("ws", kind=jobs.EVALUATE) == [refused, job]
     finally:
         queue.close()
+
+
+def test_an_analysis_job_caches_each_runs_analysis_which_the_server_reads_without_tensorflow(
+        tmp_path):
+    """The worker analyzes and caches; a process that only reads the cache (as the Streamlit
+    server does) loads neither TensorFlow nor Keras. Another workspace's run is not found."""
+    from limconn import run_results
+    from limconn.training import train
+
+    flips = data.make_task("flipflop", bits=2, num_samples=48, timesteps=12,
+                           pulse_probability=0.3)
+    queue = _queue(tmp_path)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=16),
+                                 presets.dense(2, 4), flips), "ws")
+    try:
+        job = queue.submit_analysis([run.id], flips, "ws", what=("spectrum", "lesions"))
+        stranger = queue.submit_analysis([run.id], flips, "other", what=("spectrum",))
+        assert job.wait(180) and stranger.wait(180)
+        assert (job.status, job.snapshot().run_ids) == (DONE, [run.id]), job.snapshot().error
+        assert job.snapshot().runs[0].latest["stage"]  # what the worker was doing
+        assert stranger.status == FAILED and stranger.snapshot().error.startswith(
+            f"run {run.id}")
+        assert queue.jobs("ws", kind=jobs.ANALYZE) == [job] and queue.jobs("ws") == []
+        with pytest.raises(ValueError, match="Received: what=\\['trajectory'\\]"):
+            queue.submit_analysis([run.id], flips, "ws", what=("trajectory",))
+    finally:
+        queue.close()
+    key = run_results.dataset_key(flips)
+    reader = (
+        "import json, sys\n"
+        "from limconn import run_results\n"
+        f"found = run_results.cached_analysis({str(run.path)!r}, {key!r})\n"
+        "print(json.dumps({'units': len(found.arrays['lesion_deltas']),\n"
+        "                  'loaded': sorted(m for m in ('tensorflow', 'keras', 'jax')\n"
+        "                                   if m in sys.modules)}))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True,
+                           check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert json.loads(shown.stdout) == {"units": 4, "loaded": []}
+    assert run_results.cached_analysis(run.path, run_results.dataset_key(
+        data.make_task("flipflop", bits=2, num_samples=8))) is None
