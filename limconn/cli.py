@@ -27,6 +27,9 @@ Commands:
 * `evaluate --run DIR (--task NAME [--task-param K=V ...] | --data FILE ...) [--out FILE]`:
   a trained run's loss and metric on other data, e.g. longer sequences than it trained on
   (`limconn.evaluation`); prints them, and writes them as JSON to `--out`.
+* `analyze --run DIR (--task NAME [--task-param K=V ...] | --data FILE ...) [--what NAME ...]
+  --out DIR`: trajectories, spectra, fixed points, lesions and attributions of a run on the
+  data (`limconn.analysis`), written as `analysis.json` and `analysis.npz` in `--out`.
 * `export --run DIR --format torch --out FILE.safetensors`: a trained run's LSTM and readout
   as a PyTorch state dict (`limconn.export`); torch is not needed to write it.
 * `admin status | expire --older-than 30d [--dry-run] | clean [--dry-run]`: looking after a
@@ -56,7 +59,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from limconn import adjacency, admin, compare, data, evaluation, presets, pruning, runs, sweep
+from limconn import (
+    adjacency,
+    admin,
+    analysis,
+    compare,
+    data,
+    evaluation,
+    presets,
+    pruning,
+    runs,
+    sweep,
+)
 from limconn.checkpoints import CHECKPOINT_FILE, read_checkpoint
 from limconn.connectivity import Connectivity, load_mask_npy, save_mask_npy
 from limconn.presets import PRESETS
@@ -115,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(commands)
     _add_runs_parser(commands)
     _add_evaluate_parser(commands)
+    _add_analyze_parser(commands)
     _add_export_parser(commands)
     _add_prune_parser(commands)
     admin.add_parser(commands)
@@ -920,6 +935,78 @@ def _evaluate(args) -> int:
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"Wrote {args.out}")
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# analyze
+# --------------------------------------------------------------------------------------------
+
+
+def _add_analyze_parser(commands) -> None:
+    parser = commands.add_parser(
+        "analyze",
+        help="trajectories, spectra, fixed points, lesions and attributions of a run",
+        description="Analyses what a trained run computes on a task or a data file of its "
+        "kind, features and outputs (limconn.analysis): hidden-state trajectories and their "
+        "principal components, eigenvalues of each gate's recurrent weight, fixed points "
+        "under zero input, the loss change from silencing each unit, and integrated-gradient "
+        "attributions. Writes analysis.json (the summary) and analysis.npz (the arrays) in "
+        "--out.",
+    )
+    parser.add_argument(
+        "--run", required=True, metavar="DIR", help="a run folder (from `train --out`, the store)"
+    )
+    _add_data_options(parser)
+    parser.add_argument(
+        "--what", nargs="+", choices=analysis.ANALYSES, default=list(analysis.ANALYSES),
+        metavar="NAME",
+        help=f"the analyses to run (default: all of {', '.join(analysis.ANALYSES)})",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=256, metavar="N",
+        help="analyse the data's first N sequences (default: %(default)s)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="the folder to write analysis.json and analysis.npz in")
+    parser.set_defaults(command=_analyze, parser=parser, validation_split=0.0)
+
+
+def _analyze(args) -> int:
+    run = runs.read_run_folder(args.run)
+    dataset = _load_dataset(args)
+    with tqdm(total=len(args.what), unit="analysis") as bar:
+        def on_progress(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.set_description(label, refresh=False)
+            bar.update(done - bar.n)
+
+        found = analysis.analyze(run, dataset, args.what, on_progress, samples=args.samples)
+    analysis.save(args.out, found)
+    print(_analysis_line(found.summary))
+    print(f"Wrote {Path(args.out) / analysis.SUMMARY_FILE} and "
+          f"{Path(args.out) / analysis.ARRAYS_FILE}")
+    return 0
+
+
+def _analysis_line(summary: dict) -> str:
+    """The summary's headline numbers, on one line."""
+    parts = [f"{summary['run_name']} on {summary['dataset']} ({summary['samples']} sequences)"]
+    if summary["test_loss"] is not None:
+        parts.append(f"{summary['loss_name']} {summary['test_loss']:.4g}")
+    if summary["fixed_points"] is not None:
+        points = summary["fixed_points"]
+        parts.append(f"fixed points {points['found']} ({points['stable']} stable)")
+    if summary["spectral_radius"] is not None:
+        radii = " ".join(f"{gate} {radius:.3g}"
+                         for gate, radius in summary["spectral_radius"].items())
+        parts.append(f"spectral radius {radii}")
+    if summary["top_lesions"] is not None:
+        top = ", ".join(f"unit {row['unit']} {row['delta_loss']:+.3g}"
+                        for row in summary["top_lesions"])
+        parts.append(f"top lesions {top}")
+    if summary["attribution_completeness_error"] is not None:
+        parts.append(f"completeness error {summary['attribution_completeness_error']:.2g}")
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------------------------

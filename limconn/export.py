@@ -92,19 +92,39 @@ def torch_state_dict(run: Run) -> dict[str, np.ndarray]:
         ValueError: if the strategy has no `nn.LSTM` equivalent (`timestep`), or the stored
             weights do not fit the run's design; the message names the strategy or array.
     """
-    enforcement = enforcement_of(run.info.strategy)
-    if enforcement.skips_steps:
+    if enforcement_of(run.info.strategy).skips_steps:
         raise ValueError(
             f"Cannot export to torch.nn.LSTM: strategy {run.info.strategy!r} skips time steps "
             "(a Masking layer skips every step whose features all equal its mask_value), "
             "which nn.LSTM's weights cannot express (PyTorch needs each sequence's length in "
             "a PackedSequence)."
         )
-    design = run.connectivity
+    return folded_state_dict(run.info.strategy, run.connectivity, run.weights,
+                             f"export run {run.info.id!r}")
+
+
+def folded_state_dict(strategy: str, design, weights: dict[str, np.ndarray],
+                      action: str = "use the run") -> dict[str, np.ndarray]:
+    """`torch_state_dict` of any strategy's weights: the layers around the LSTM folded in.
+
+    The one fold that `torch_state_dict` and `limconn.analysis` share. A `timestep` run
+    folds too (it has no input layer), but its step skipping is not in any weight: the
+    caller must skip the steps itself.
+
+    Args:
+        strategy: the run's strategy.
+        design: the run's `Connectivity`.
+        weights: as `weights.npz` holds them (`limconn.enforcement.trained_weights`).
+        action: what is being done, for error messages (`"Cannot {action}: ..."`).
+
+    Raises:
+        ValueError: if the weights do not fit the design, naming the array.
+    """
+    enforcement = enforcement_of(strategy)
     trained = trained_connectivity(enforcement, design)
     units, inputs = design.units, design.input_dim
     projected = enforcement.input == "projection"
-    weights = _stored_weights(run, projected)
+    weights = _stored_weights(weights, design, strategy, projected, action)
     input_mask = np.broadcast_to(trained.input_mask, (NUM_GATES, inputs, units))
     recurrent_mask = np.broadcast_to(trained.recurrent_mask, (NUM_GATES, units, units))
     kernel = weights["kernel"].astype(np.float64)
@@ -157,14 +177,14 @@ def write_torch_safetensors(run: Run, path: str | os.PathLike) -> Path:
     return path
 
 
-def _stored_weights(run: Run, projected: bool) -> dict[str, np.ndarray]:
-    """The arrays of the run's `weights.npz` the export reads, as float32, checked against
+def _stored_weights(weights: dict[str, np.ndarray], design, strategy: str, projected: bool,
+                    action: str) -> dict[str, np.ndarray]:
+    """The arrays of a run's `weights.npz` the export reads, as float32, checked against
     the design (with `projected`, the LSTM reads the projection's `units` channels).
 
     Raises:
         ValueError: naming an array that is missing or whose shape does not fit.
     """
-    weights, design = run.weights, run.connectivity
     units, inputs = design.units, design.input_dim
     outputs = weights["readout_bias"].shape[:1] if "readout_bias" in weights else (None,)
     expected = {
@@ -180,8 +200,8 @@ def _stored_weights(run: Run, projected: bool) -> dict[str, np.ndarray]:
         found = weights[name].shape if name in weights else None
         if found != shape:
             raise ValueError(
-                f"Cannot export run {run.info.id!r}: its {WEIGHTS_FILE} must hold {name} of "
-                f"shape {shape} for a {run.info.strategy} design of {inputs} inputs and "
+                f"Cannot {action}: its {WEIGHTS_FILE} must hold {name} of "
+                f"shape {shape} for a {strategy} design of {inputs} inputs and "
                 f"{units} units. Received: {'no ' + name if found is None else found}"
             )
     return {name: np.asarray(weights[name], np.float32) for name in expected}

@@ -12,6 +12,14 @@ import numbers
 from limconn.strategies import STRATEGIES
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd")
+LOSS_AND_METRIC = {
+    "regression": ("mse", "mae"),
+    "classification": ("sparse_categorical_crossentropy", "accuracy"),
+}
+"""The loss a run minimises and the metric it reports, per kind of data. With per-step
+targets both are means over the steps, weighted by the data's per-step weights
+(`limconn.training` trains with them; `limconn.evaluation` and `limconn.analysis` score
+with them)."""
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 """How the learning rate moves after the warm-up (`limconn.training.LearningRate`)."""
 

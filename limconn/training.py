@@ -53,14 +53,7 @@ from limconn.data import Dataset
 from limconn.enforcement import max_masked_weight, trained_weights, zero_masked_weights
 from limconn.layers import penalize_lstm_weights
 from limconn.strategies import Head, build_model
-from limconn.trainconfig import LR_SCHEDULES, Progress, TrainConfig
-
-LOSS_AND_METRIC = {
-    "regression": ("mse", "mae"),
-    "classification": ("sparse_categorical_crossentropy", "accuracy"),
-}
-"""The loss a run minimises and the metric it reports, per kind of data. With per-step
-targets both are means over the steps, weighted by the data's per-step weights."""
+from limconn.trainconfig import LOSS_AND_METRIC, LR_SCHEDULES, Progress, TrainConfig
 
 _SAMPLE_LOSS = "sample_loss"
 """Name of the metric that gives each branch its `loss` (see `_Reporter.branch_logs`)."""
