@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from limconn.plots import EXCITATORY, INHIBITORY, palette_colour, plotly_text
+from limconn.plots import EXCITATORY, INHIBITORY, plotly_text
 
 STABLE, UNSTABLE = "stable fixed points", "unstable fixed points"
 """Legend names of the fixed points on a trajectory figure."""
@@ -25,44 +26,57 @@ COSTLY = "#c44e52"
 """Bars of units whose lesion costs more than the threshold."""
 SIGN_NAMES = {1: "excitatory", -1: "inhibitory", 0: "free"}
 SIGN_COLOURS = {1: EXCITATORY, -1: INHIBITORY, 0: "#7f7f7f"}
-MAX_CONDITIONS = 16
-"""Beyond this many distinct conditions, trajectories are coloured by sequence instead."""
+MAX_CONDITIONS = 24
+"""Beyond this many distinct conditions, states are drawn in one colour."""
+CONDITION_COLOURS = plotly.colors.qualitative.Dark24
+NOT_COUNTED = "steps that do not count"
+"""The condition of steps of weight 0, drawn grey."""
+LINES = 12
+"""Sequences drawn as lines through their states (the states of all are dots)."""
 
 
-def target_conditions(targets: np.ndarray, timesteps: int) -> tuple[np.ndarray, list[str]]:
+def target_conditions(targets: np.ndarray, timesteps: int,
+                      weights: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """A condition per sequence and step to colour trajectories by, and its names.
 
     Regression targets become their sign pattern (a 3-bit flip-flop's eight memories read
-    `+ − +`, a target of 0 reads `0`), class labels their class; one target per sequence
-    holds for all its steps.
+    `+ − +`), class labels their class; one target per sequence holds for all its steps.
+    Steps of weight 0, which do not count in the loss (a flip-flop's steps before every
+    channel has pulsed), form one last condition, `NOT_COUNTED`.
 
     Args:
         targets: per step `(samples, steps, outputs)` or labels `(samples, steps)`, or one
             per sequence `(samples, outputs)` or labels `(samples,)`.
         timesteps: the sequences' length (to spread one target per sequence over it).
+        weights: per-step loss weights `(samples, steps)`, or `None`.
 
     Returns:
         int32 condition indices `(samples, timesteps)` and one name per index.
 
     Example:
 
-    >>> conditions, names = target_conditions(np.array([[[1.0, -1.0], [1.0, 1.0]]]), 2)
+    >>> targets = np.array([[[0.0, -1.0], [1.0, -1.0], [1.0, 1.0]]])
+    >>> conditions, names = target_conditions(targets, 3, weights=np.array([[0, 1, 1]]))
     >>> conditions.tolist(), names
-    ([[0, 1]], ['+ −', '+ +'])
+    ([[2, 0, 1]], ['+ −', '+ +', 'steps that do not count'])
     """
     targets = np.asarray(targets)
     if np.issubdtype(targets.dtype, np.integer):  # class labels
-        labels = targets if targets.ndim == 2 else np.repeat(targets[:, None], timesteps, 1)
-        classes, conditions = np.unique(labels, return_inverse=True)
-        return conditions.reshape(labels.shape).astype(np.int32), [
-            f"class {value}" for value in classes]
-    per_step = targets if targets.ndim == 3 else np.repeat(targets[:, None], timesteps, 1)
-    signs = np.sign(per_step).astype(np.int8)
-    patterns, conditions = np.unique(signs.reshape(-1, signs.shape[-1]), axis=0,
-                                     return_inverse=True)
-    symbols = {1: "+", -1: "−", 0: "0"}
-    names = [" ".join(symbols[int(value)] for value in pattern) for pattern in patterns]
-    return conditions.reshape(signs.shape[:2]).astype(np.int32), names
+        keys = targets if targets.ndim == 2 else np.repeat(targets[:, None], timesteps, 1)
+        keys = keys[..., None]
+    else:
+        keys = targets if targets.ndim == 3 else np.repeat(targets[:, None], timesteps, 1)
+        keys = np.sign(keys).astype(np.int8)
+    counted = np.ones(keys.shape[:2], bool) if weights is None else np.asarray(weights) > 0
+    patterns, conditions = np.unique(keys[counted], axis=0, return_inverse=True)
+    indices = np.full(keys.shape[:2], len(patterns), np.int32)
+    indices[counted] = conditions.reshape(-1)
+    if np.issubdtype(targets.dtype, np.integer):
+        names = [f"class {int(pattern[0])}" for pattern in patterns]
+    else:
+        symbols = {1: "+", -1: "−", 0: "0"}
+        names = [" ".join(symbols[int(value)] for value in pattern) for pattern in patterns]
+    return indices, names + ([NOT_COUNTED] if not counted.all() else [])
 
 
 def trajectory_figure(
@@ -77,14 +91,15 @@ def trajectory_figure(
     """State trajectories on their first principal components, with the fixed points on the
     same axes: stable ones filled, unstable ones hollow.
 
-    Each sequence is a thin grey line; its states are dots coloured by their condition (the
-    target at that step, `target_conditions`), one legend entry per condition, so the
-    states that hold one memory gather in one colour around their fixed point.
+    Every state is a dot coloured by its condition (the target at that step,
+    `target_conditions`), one legend entry per condition, so the states that hold one
+    memory gather in one colour around their fixed point; the first `LINES` sequences are
+    also thin grey lines through their states, in time order.
 
     Args:
         projected: trajectories on the principal axes, `(samples, steps, k)` with k >= dims.
-        conditions: int condition per sample and step `(samples, steps)`, or `None` to
-            colour by sequence.
+        conditions: int condition per sample and step `(samples, steps)`, or `None` (or
+            more than `MAX_CONDITIONS`) for one colour.
         condition_names: one legend name per condition index.
         fixed_points: fixed points on the same axes, `(points, k)`, or `None`.
         stable: bool per fixed point (every eigenvalue of its Jacobian inside the unit
@@ -99,14 +114,13 @@ def trajectory_figure(
     if dims not in (2, 3) or projected.ndim != 3 or projected.shape[2] < dims:
         raise ValueError(f"Trajectories are drawn on 2 or 3 principal axes. Received: dims="
                          f"{dims!r}, projected of shape {projected.shape}")
-    samples, steps = projected.shape[:2]
     if conditions is None or len(condition_names) > MAX_CONDITIONS:
-        conditions = np.repeat(np.arange(samples, dtype=np.int32)[:, None], steps, 1)
-        condition_names = [f"sequence {sample}" for sample in range(samples)]
+        conditions, condition_names = np.zeros(projected.shape[:2], np.int32), ["states"]
     figure = go.Figure()
     axes = projected.shape[2]
-    gaps = np.full((samples, 1, axes), np.nan, np.float32)  # one line, broken per sequence
-    lines = np.concatenate([projected, gaps], axis=1).reshape(-1, axes)
+    drawn = projected[:LINES]
+    gaps = np.full((len(drawn), 1, axes), np.nan, np.float32)  # one line, broken per sequence
+    lines = np.concatenate([drawn, gaps], axis=1).reshape(-1, axes)
     figure.add_trace(_scatter(dims, lines, name="trajectories", mode="lines",
                               line={"color": "rgba(120,120,120,0.35)", "width": 1},
                               hoverinfo="skip"))
@@ -116,7 +130,8 @@ def trajectory_figure(
         if chosen.any():
             figure.add_trace(_scatter(dims, flat[chosen], name=plotly_text(name), mode="markers",
                                       marker={"size": 3 if dims == 3 else 4,
-                                              "color": palette_colour(index), "opacity": 0.7}))
+                                              "color": _condition_colour(index, name),
+                                              "opacity": 0.7}))
     if fixed_points is not None and len(fixed_points):
         points = np.asarray(fixed_points, np.float32)
         stable = np.asarray(stable, bool)
@@ -141,12 +156,50 @@ def trajectory_figure(
     return figure
 
 
+def _condition_colour(index: int, name: str) -> str:
+    if name == NOT_COUNTED:
+        return "#bbbbbb"
+    return CONDITION_COLOURS[index % len(CONDITION_COLOURS)]
+
+
 def _scatter(dims: int, points: np.ndarray, **options):
     """A 2-D or 3-D scatter of `points` `(n, >= dims)`."""
     points = np.asarray(points, np.float32)
     if dims == 3:
         return go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], **options)
     return go.Scatter(x=points[:, 0], y=points[:, 1], **options)
+
+
+def eigenvalues_by_sign(eigenvalues: np.ndarray, recurrent_kernel: np.ndarray,
+                        unit_sign: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each gate's eigenvalues with the sign of the units each one lives on, for
+    `eigenvalue_figure`; `(eigenvalues, None)` when no unit has a sign.
+
+    An eigenvalue's mode is its eigenvector over the units (of the step `h @ W`, so of
+    `W.T`); it takes the sign of the unit with the largest |component|: a mode of the
+    excitatory units, or of the inhibitory ones. To pair each eigenvalue with its own
+    eigenvector they are computed again from `recurrent_kernel`, the weights the analysis
+    used, so they are `eigenvalues` up to order.
+
+    Args:
+        eigenvalues: `(4, units)` complex, per gate (`spectrum/eigenvalues`).
+        recurrent_kernel: the run's effective recurrent weights `(4, units, units)`, rows
+            sources (`weights.npz`).
+        unit_sign: `(units,)`: +1 excitatory, -1 inhibitory, 0 free (`spectrum/unit_sign`).
+
+    Example:
+
+    >>> kernel = np.stack([np.diag([0.9, -0.5])] * 4).astype(np.float32)
+    >>> values, signs = eigenvalues_by_sign(None, kernel, np.array([1, -1]))
+    >>> [round(float(value), 3) for value in values[0].real], signs[0].tolist()
+    ([0.9, -0.5], [1, -1])
+    """
+    unit_sign = np.asarray(unit_sign, np.int8)
+    if not unit_sign.any():
+        return np.asarray(eigenvalues), None
+    values, vectors = np.linalg.eig(np.swapaxes(np.asarray(recurrent_kernel), 1, 2))
+    dominant = np.abs(vectors).argmax(axis=1)  # per gate and eigenvalue: its main unit
+    return values.astype(np.complex64), unit_sign[dominant]
 
 
 def eigenvalue_figure(eigenvalues: Mapping[str, np.ndarray],
@@ -221,7 +274,8 @@ def lesion_bars(deltas: np.ndarray, baseline: float, threshold: float = 0.1,
         hovertemplate="%{y}: Δ loss %{x:.4g}<extra></extra>",
     ))
     figure.add_vline(x=threshold * baseline, line={"dash": "dot", "color": COSTLY},
-                     annotation_text=f"{threshold:.0%} of the test loss")
+                     annotation_text=f"{threshold:.0%} of the test loss",
+                     annotation_position="top right", annotation_yshift=18)
     figure.update_layout(
         height=max(260, 16 * len(deltas) + 80), margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_title="Δ test loss when silenced",

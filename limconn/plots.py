@@ -275,8 +275,7 @@ class Curve:
     bands: dict = dataclasses.field(default_factory=dict)
 
 
-def palette_colour(index: int) -> str:
-    """The `index`-th of seven distinct colours (features, outputs, conditions), cycling."""
+def _palette(index: int) -> str:
     colours = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
     return colours[index % len(colours)]
 
@@ -325,12 +324,12 @@ def sequence_preview(
         for feature in range(features):
             figure.add_trace(go.Scatter(
                 y=x[sample, :, feature], mode="lines", name=f"feature {feature}",
-                line={"color": palette_colour(feature)}, showlegend=sample == 0,
+                line={"color": _palette(feature)}, showlegend=sample == 0,
             ), row=row, col=1)
         for output in range(drawn):
             figure.add_trace(go.Scatter(
                 y=targets[sample, :, output], mode="lines", name=f"target {output}",
-                line={"color": palette_colour(output), "dash": "dash", "shape": "hv", "width": 2.5},
+                line={"color": _palette(output), "dash": "dash", "shape": "hv", "width": 2.5},
                 opacity=0.7, showlegend=sample == 0,
             ), row=row, col=1)
             for label, (values, colour) in runs.items():

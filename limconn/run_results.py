@@ -13,8 +13,8 @@ worker process calls `compute` for each run (`limconn.jobs.JobQueue.submit_evalu
                            /analysis.npz
 ```
 
-This module imports neither Keras nor `limconn.analysis`' computations: a request names
-the work, the worker does it.
+Importing this module loads no Keras: `limconn.analysis` is NumPy alone, and
+`limconn.evaluation` imports Keras only inside `evaluate`, which only a worker calls.
 
 Example:
 
@@ -76,7 +76,7 @@ class RunsRequest(abc.ABC):
     def compute(self, run_folder: Path, dataset: Dataset,
                 on_progress: Callable[[str], None]) -> None:
         """Computes one run's result on `dataset` and caches it in `run_folder`, saying
-        what it is doing through `on_progress` (in a worker process: this may import
+        what it is doing through `on_progress` (in a worker process: an evaluation imports
         Keras)."""
 
     def to_dict(self) -> dict:
@@ -126,10 +126,11 @@ class AnalysisRequest(RunsRequest):
     def compute(self, run_folder, dataset, on_progress) -> None:
         from limconn import analysis
 
-        folder = analysis_folder(run_folder, self.key)
-        folder.mkdir(parents=True, exist_ok=True)
-        analysis.save(folder, analysis.analyze(run_folder, dataset, what=self.what,
-                                               on_progress=on_progress))
+        def stage(done: int, total: int, label: str) -> None:
+            on_progress(f"{label} ({done}/{total})")
+
+        analysis.save(analysis_folder(run_folder, self.key), analysis.analyze(
+            run_folder, dataset, what=self.what, on_progress=stage))
 
 
 def analysis_folder(run_folder: str | os.PathLike, key: str) -> Path:
@@ -143,7 +144,7 @@ def cached_analysis(run_folder: str | os.PathLike, key: str):
     from limconn import analysis
 
     folder = analysis_folder(run_folder, key)
-    return analysis.load(folder) if (folder / "analysis.json").is_file() else None
+    return analysis.load(folder) if (folder / analysis.SUMMARY_FILE).is_file() else None
 
 
 def held_out_part(run, dataset: Dataset) -> tuple[Dataset, str]:

@@ -13,16 +13,20 @@ from limconn import analysis_plots, compare
 from limconn.data import make_task
 
 
-def test_flipflop_targets_become_one_condition_per_sign_pattern():
+def test_flipflop_targets_become_its_eight_memories_and_the_steps_that_do_not_count():
     flips = make_task("flipflop", bits=3, num_samples=40, timesteps=60, pulse_probability=0.2)
-    conditions, names = analysis_plots.target_conditions(flips.y, flips.timesteps)
+    conditions, names = analysis_plots.target_conditions(flips.y, flips.timesteps,
+                                                         flips.weights)
     assert conditions.shape == (40, 60) and conditions.dtype == np.int32
-    # 8 memories, plus patterns with a 0 for channels that have not pulsed yet.
-    assert {name for name in names if "0" not in name} == {
-        f"{a} {b} {c}" for a in "+−" for b in "+−" for c in "+−"}
-    sample, step = 7, 59
-    expected = " ".join({1.0: "+", -1.0: "−", 0.0: "0"}[v] for v in flips.y[sample, step])
+    assert names == [f"{a} {b} {c}" for a in "−+" for b in "−+" for c in "−+"] + [
+        analysis_plots.NOT_COUNTED]
+    counted = flips.weights > 0
+    assert (conditions[~counted] == 8).all() and (conditions[counted] < 8).all()
+    sample, step = np.argwhere(counted)[-1]
+    expected = " ".join({1.0: "+", -1.0: "−"}[v] for v in flips.y[sample, step])
     assert names[conditions[sample, step]] == expected
+    every_step, with_zeros = analysis_plots.target_conditions(flips.y, flips.timesteps)
+    assert len(with_zeros) > 8 and analysis_plots.NOT_COUNTED not in with_zeros
 
 
 def test_class_labels_per_sequence_hold_for_every_step():
@@ -48,6 +52,9 @@ def test_trajectories_colour_states_by_condition_and_mark_stable_points_filled()
     assert figure.layout.xaxis.title.text == "PC 1 (50%)"
     # One line through every sequence, broken between them.
     assert np.isnan(by_name["trajectories"].x).sum() == 3
+    many = analysis_plots.trajectory_figure(rng.normal(size=(40, 5, 2)))
+    assert np.isnan(many.data[0].x).sum() == analysis_plots.LINES
+    assert [trace.name for trace in many.data] == ["trajectories", "states"]
     three = analysis_plots.trajectory_figure(projected, dims=3, fixed_points=points,
                                              stable=np.array([True, True, True]))
     assert {trace.type for trace in three.data} == {"scatter3d"}
@@ -71,6 +78,25 @@ def test_eigenvalues_sit_in_the_complex_plane_with_the_unit_circle_per_gate():
     inhibitory = [trace for trace in signed.data if trace.name == "inhibitory"]
     assert len(inhibitory) == 4 and inhibitory[0].marker.color == analysis_plots.INHIBITORY
     assert [trace.showlegend for trace in inhibitory] == [True, False, False, False]
+
+
+def test_each_eigenvalue_takes_the_sign_of_the_units_its_mode_lives_on():
+    rng = np.random.default_rng(1)
+    excitatory = np.abs(rng.normal(size=(4, 3, 3)))
+    inhibitory = -np.abs(rng.normal(size=(4, 2, 2)))
+    kernel = np.zeros((4, 5, 5))
+    kernel[:, :3, :3], kernel[:, 3:, 3:] = excitatory, inhibitory  # no E-I coupling
+    unit_sign = np.array([1, 1, 1, -1, -1])
+    cached = np.linalg.eigvals(kernel)
+    values, signs = analysis_plots.eigenvalues_by_sign(cached, kernel, unit_sign)
+    for gate in range(4):
+        np.testing.assert_allclose(np.sort_complex(values[gate]), np.sort_complex(cached[gate]),
+                                   rtol=1e-5, atol=1e-6)
+        from_e = np.linalg.eigvals(excitatory[gate])
+        for value, sign in zip(values[gate], signs[gate], strict=True):
+            assert sign == (1 if np.isclose(from_e, value, atol=1e-5).any() else -1)
+    unsigned, none = analysis_plots.eigenvalues_by_sign(cached, kernel, np.zeros(5))
+    assert none is None and unsigned is cached
 
 
 def test_lesion_bars_mark_the_units_that_cost_more_than_the_threshold():

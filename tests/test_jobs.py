@@ -561,7 +561,7 @@ def test_an_analysis_job_caches_each_runs_analysis_which_the_server_reads_withou
     run = queue.store.save(train(TrainConfig(epochs=1, batch_size=16),
                                  presets.dense(2, 4), flips), "ws")
     try:
-        job = queue.submit_analysis([run.id], flips, "ws", what=("spectrum", "lesions"))
+        job = queue.submit_analysis([run.id], flips, "ws", what=("spectrum",))
         stranger = queue.submit_analysis([run.id], flips, "other", what=("spectrum",))
         assert job.wait(180) and stranger.wait(180)
         assert (job.status, job.snapshot().run_ids) == (DONE, [run.id]), job.snapshot().error
@@ -578,12 +578,12 @@ def test_an_analysis_job_caches_each_runs_analysis_which_the_server_reads_withou
         "import json, sys\n"
         "from limconn import run_results\n"
         f"found = run_results.cached_analysis({str(run.path)!r}, {key!r})\n"
-        "print(json.dumps({'units': len(found.arrays['lesion_deltas']),\n"
+        "print(json.dumps({'shape': found.arrays['spectrum/eigenvalues'].shape,\n"
         "                  'loaded': sorted(m for m in ('tensorflow', 'keras', 'jax')\n"
         "                                   if m in sys.modules)}))\n"
     )
     shown = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True,
                            check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert json.loads(shown.stdout) == {"units": 4, "loaded": []}
+    assert json.loads(shown.stdout) == {"shape": [4, 4], "loaded": []}
     assert run_results.cached_analysis(run.path, run_results.dataset_key(
         data.make_task("flipflop", bits=2, num_samples=8))) is None
