@@ -26,9 +26,13 @@ COSTLY = "#c44e52"
 """Bars of units whose lesion costs more than the threshold."""
 SIGN_NAMES = {1: "excitatory", -1: "inhibitory", 0: "free"}
 SIGN_COLOURS = {1: EXCITATORY, -1: INHIBITORY, 0: "#7f7f7f"}
-MAX_CONDITIONS = 24
+CONDITION_COLOURS = tuple(colour for colour in (*plotly.colors.qualitative.Plotly,
+                                               *plotly.colors.qualitative.D3)
+                          if colour.lower() != "#7f7f7f")
+"""Colours of conditions: none black or grey, the colours of fixed points and of steps
+that do not count."""
+MAX_CONDITIONS = len(CONDITION_COLOURS)
 """Beyond this many distinct conditions, states are drawn in one colour."""
-CONDITION_COLOURS = plotly.colors.qualitative.Dark24
 NOT_COUNTED = "steps that do not count"
 """The condition of steps of weight 0, drawn grey."""
 LINES = 12
@@ -159,7 +163,7 @@ def trajectory_figure(
 def _condition_colour(index: int, name: str) -> str:
     if name == NOT_COUNTED:
         return "#bbbbbb"
-    return CONDITION_COLOURS[index % len(CONDITION_COLOURS)]
+    return CONDITION_COLOURS[index]
 
 
 def _scatter(dims: int, points: np.ndarray, **options):
