@@ -30,6 +30,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -140,11 +141,33 @@ def analysis_folder(run_folder: str | os.PathLike, key: str) -> Path:
 
 def cached_analysis(run_folder: str | os.PathLike, key: str):
     """The `limconn.analysis.Analysis` cached for the data of `key`, or `None` if there is
-    none (yet). NumPy and JSON only."""
+    none (yet). NumPy and JSON only.
+
+    Raises:
+        ValueError: if the cached analysis is broken (the message says how).
+    """
     from limconn import analysis
 
     folder = analysis_folder(run_folder, key)
     return analysis.load(folder) if (folder / analysis.SUMMARY_FILE).is_file() else None
+
+
+def cached_summary(run_folder: str | os.PathLike, key: str) -> dict | None:
+    """Only the summary of `cached_analysis` (a table row needs no arrays), or `None`.
+
+    Raises:
+        ValueError: if the summary is not readable JSON.
+    """
+    from limconn.analysis import SUMMARY_FILE
+
+    path = analysis_folder(run_folder, key) / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"The analysis summary of run {Path(run_folder).name} is broken: "
+                         f"{error}") from error
 
 
 def held_out_part(run, dataset: Dataset) -> tuple[Dataset, str]:

@@ -14,7 +14,7 @@ from limconn import analysis_plots, compare
 from limconn.analysis import analyses_for
 from limconn.jobs import FAILED, TERMINAL, WATCH_SECONDS
 from limconn.plots import connectivity_graph
-from limconn.run_results import cached_analysis, dataset_key, held_out_part
+from limconn.run_results import cached_analysis, cached_summary, dataset_key, held_out_part
 from limconn.ui import resources, state
 from limconn.ui.forms import task_data
 from limconn.ui.frame import page_frame
@@ -36,6 +36,16 @@ def analysis_data(run, limits):
                 st.session_state[TASK + key.removeprefix("train.task")] = value
     dataset = task_data(TASK, limits, task=run.info.dataset)
     return (None, "") if dataset is None else held_out_part(run, dataset)
+
+
+def readable(read, run_folder, key: str):
+    """What `read` (`cached_analysis`, `cached_summary`) finds, or `None` with a warning
+    when the cache is broken (analyzing again replaces it)."""
+    try:
+        return read(run_folder, key)
+    except ValueError as error:
+        st.warning(f"{plain(error)}; analyze again to replace it.")
+        return None
 
 
 def submit(run_ids, dataset, workspace: str, what) -> None:
@@ -81,11 +91,11 @@ def show_analysis(run, result, dataset) -> None:
             stable=arrays.get("fixed_points/stable"),
             explained=arrays["pca/explained_variance_ratio"].tolist(), dims=dims),
             key="analyze.trajectories")
+        points = "" if found is None else (
+            f"; {found['stable']} stable fixed point(s) (filled) of {found['found']} found "
+            "under zero input (unstable ones hollow)")
         st.caption(f"Hidden states of {summary['samples']} sequences, coloured by the target "
-                   "at each step" + ("" if found is None else
-                             f"; {found['stable']} stable fixed point(s) (filled) of "
-                             f"{found['found']} found under zero input (unstable ones "
-                             "hollow)") + ".")
+                   f"at each step{points}.")
     if "spectrum/eigenvalues" in arrays:
         st.subheader("Eigenvalues of the recurrent weights")
         eigenvalues, signs = analysis_plots.eigenvalues_by_sign(
@@ -127,11 +137,11 @@ def across_masks(by_id, colours, key: str, dataset, workspace: str, what) -> Non
         format_func=lambda run_id: f"{compare.run_label(by_id[run_id])} · {run_id[-6:]}")
     rows, missing = [], []
     for run_id in chosen:
-        result = cached_analysis(by_id[run_id].path, key)
-        if result is None:
+        summary = readable(cached_summary, by_id[run_id].path, key)
+        if summary is None:
             missing.append(run_id)
         else:
-            rows.append(compare.analysis_row(by_id[run_id], result.summary))
+            rows.append(compare.analysis_row(by_id[run_id], summary))
     if rows:
         st.dataframe(compare.coloured_by_run(pd.DataFrame(rows), colours), hide_index=True,
                      key="analyze.table")
@@ -168,7 +178,7 @@ meaningful = analyses_for(run.info.strategy)
 what = st.multiselect("Analyses", meaningful, default=meaningful,
                       key=f"analyze.what.{run.info.strategy}")
 key = dataset_key(dataset)
-result = cached_analysis(run.info.path, key)
+result = readable(cached_analysis, run.info.path, key)
 pending = JOB in st.session_state
 if st.button("Analyze" if result is None else "Analyze again", type="primary",
              disabled=pending or not what, key="analyze.go"):

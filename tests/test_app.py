@@ -838,7 +838,6 @@ def test_analyze_compares_runs_by_their_dynamics_in_compares_colours(
     _, test = data.make_task("flipflop", **FLIPFLOP).hold_out(0.2)
     key = dataset_key(test)
     first = analysis_folder(runs[0].path, key)
-    first.mkdir(parents=True)
     analysis.save(first, analysis.analyze(runs[0].path, test))
     app.switch_page(ANALYZE).run()
     _analyze_data(app)
@@ -848,7 +847,6 @@ def test_analyze_compares_runs_by_their_dynamics_in_compares_colours(
     _button(app, "Analyze the 1 run(s) not yet analyzed on this data")
 
     second = analysis_folder(runs[1].path, key)
-    second.mkdir(parents=True)
     analysis.save(second, analysis.analyze(runs[1].path, test))
     app.run()
     _no_exception(app)
@@ -860,6 +858,12 @@ def test_analyze_compares_runs_by_their_dynamics_in_compares_colours(
     assert all(colours[run.id] in styles for run in runs)
     radius = table["spectral radius c"].to_numpy(float)
     assert np.isfinite(radius).all() and radius[0] != radius[1]
+
+    (second / analysis.SUMMARY_FILE).write_text("{cut short", encoding="utf-8")
+    app.run()
+    _no_exception(app)
+    assert any("analysis summary of run" in warning.value for warning in app.warning)
+    assert list(app.dataframe[-1].value["id"]) == [runs[0].id]
 
 
 # --------------------------------------------------------------------------------------------
