@@ -16,7 +16,9 @@ What a lab server needs from it:
   training, bytes of queued data). A queued job's data waits on disk, not in memory. A
   run's time limit counts training only, from its first batch: past it the run stops within
   a batch, validation included, and a worker that still trains `max(10 s, 10 %)` later is
-  killed and replaced; a run being saved is never killed.
+  killed and replaced; a run being saved is never killed. Work on stored runs (evaluations,
+  analyses) has the same limit and grace, counted from its start; it cannot stop midway, so
+  past them its worker is replaced (the runs it finished keep their results).
 * **One server per home**: a queue with a home holds `<home>/server.lock` while it lives; a
   second one on the same home refuses to start, naming the first one's pid and host. At
   start it removes what a stopped server left (`clean_leftovers`).
@@ -88,8 +90,8 @@ evaluate them on other data (`EVALUATE`, `JobQueue.submit_evaluation`) or analyz
 STAGE = "stage"
 """An event a worker sends as it starts a step of work on a stored run (an analysis)."""
 TRAINING, SAVING = "training", "saving"
-"""Events a worker sends as a job's first batch begins and as its runs start being saved:
-the time limit counts between the two."""
+"""Events a worker sends as a job's first batch begins (or its work on stored runs) and as
+its runs start being saved: the time limit counts between the two."""
 _LOG = logging.getLogger(__name__)
 _POLL_SECONDS = 0.25
 _BATCH_EVENT_SECONDS = 0.25
@@ -1115,10 +1117,7 @@ class JobQueue:
                     self._workers[index] = None
                 elif (job is not None and job._training_since and not job._saving
                       and now - job._training_since > overdue):
-                    self._finish(job, FAILED, (
-                        f"the time limit of {self.limits.max_seconds:g} s passed and the run "
-                        f"did not stop within {kill_grace(self.limits.max_seconds):g} s more; "
-                        "its worker was replaced, so no run could be saved"))
+                    self._finish(job, FAILED, self._overdue_message(job))
                     worker.job = None
                     self._kill(index)
             for index, worker in enumerate(self._workers):
@@ -1129,6 +1128,15 @@ class JobQueue:
                         self._fail_next_waiting(f"no training process could be started "
                                                 f"({type(error).__name__}: {error})")
             self._dispatch()
+
+    def _overdue_message(self, job: Job) -> str:
+        limit, grace = self.limits.max_seconds, kill_grace(self.limits.max_seconds)
+        if job.kind == TRAIN:
+            return (f"the time limit of {limit:g} s passed and the run did not stop within "
+                    f"{grace:g} s more; its worker was replaced, so no run could be saved")
+        return (f"the time limit of {limit:g} s (and {grace:g} s more) passed before this "
+                f"{job.kind} job ended; its worker was replaced (the runs it finished keep "
+                "their results)")
 
     def _kill(self, index: int) -> None:
         """Kills worker `index` (called with `_condition` held); the next check replaces it."""
@@ -1212,8 +1220,9 @@ def _runs_task(task, store, max_runs, send, stop) -> tuple:
     """Computes the request's result for each of its runs of the job's workspace on the
     job's data and caches it in the run folder (`RunsRequest.compute`), sending its stages;
     returns the job's "ended" event (failed at the first run that cannot be done, naming
-    it)."""
+    it). The queue's time limit counts from the start (`TRAINING`)."""
     job_id, request, _, _, dataset, workspace, _, _ = task
+    send((job_id, TRAINING, time.time()))  # the time limit counts from here
     for index, run_id in enumerate(request.run_ids):
         try:
             folder = store.load(run_id, workspace).info.path

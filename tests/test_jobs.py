@@ -189,6 +189,34 @@ def test_a_run_past_its_time_limit_is_ended_by_replacing_its_worker(dataset, tmp
         queue.close()
 
 
+def test_an_analysis_past_the_time_limit_is_ended_by_replacing_its_worker(tmp_path,
+                                                                         monkeypatch):
+    """Work on stored runs cannot stop midway: past the limit and the grace (0 here) its
+    worker is replaced, and the next job runs in a new worker."""
+    from limconn.training import train
+
+    monkeypatch.setattr(jobs, "kill_grace", lambda seconds: 0.0)
+    flips = data.make_task("flipflop", bits=2, num_samples=64, timesteps=200,
+                           pulse_probability=0.2)
+    queue = _queue(tmp_path, max_seconds=0.3)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=32), presets.dense(2, 16),
+                                 flips), "ws")
+    try:
+        overdue = queue.submit_analysis([run.id], flips, "ws")
+        assert overdue.wait(timeout=120)
+        assert overdue.status == FAILED, overdue.snapshot().error
+        assert overdue.snapshot().error.startswith("the time limit of 0.3 s (and 0 s more) "
+                                                   "passed before this analyze job ended")
+        # The next job gets a fresh worker, and is bounded too (importing Keras alone takes
+        # longer than 0.3 s).
+        evaluation = queue.submit_evaluation([run.id], flips, "ws")
+        assert evaluation.wait(timeout=120)
+        assert evaluation.snapshot().error.startswith("the time limit of 0.3 s (and 0 s more) "
+                                                      "passed before this evaluate job ended")
+    finally:
+        queue.close()
+
+
 def test_the_time_limit_counts_training_only_and_never_kills_a_run_being_saved(
     dataset, tmp_path, monkeypatch
 ):
