@@ -98,7 +98,9 @@ class Dynamics:
 
     def gates(self, drive: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:
         """The activated gates `i, f, g, o` for a drive and the previous hidden state."""
-        z = drive + h @ self.recurrent_kernel
+        # One 2-D product for any leading axes (a 3-D `@` would be one small product each).
+        z = drive + (h.reshape(-1, self.units) @ self.recurrent_kernel).reshape(
+            *h.shape[:-1], NUM_GATES * self.units)
         i, f, g, o = np.split(z, NUM_GATES, axis=-1)
         return _sigmoid(i), _sigmoid(f), np.tanh(g), _sigmoid(o)
 
