@@ -165,7 +165,7 @@ def test_sidebar_links_switch_pages_in_one_workspace(page: Page, app_url: str) -
 
 
 @pytest.mark.parametrize("path, heading", [("design", "Design"), ("train", "Train"),
-                                           ("compare", "Compare")])
+                                           ("compare", "Compare"), ("analyze", "Analyze")])
 def test_a_direct_link_is_the_first_page_a_fresh_server_serves(
     page: Page, tmp_path: Path, path: str, heading: str
 ) -> None:
