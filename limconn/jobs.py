@@ -821,7 +821,8 @@ class JobQueue:
                 limit, or the workspace or server is full.
         """
         if self.store is None or not request.run_ids:
-            raise ValueError(f"To {request.KIND} runs needs a run store and at least one run. "
+            raise ValueError(f"A job that {request.KIND}s runs needs a run store and at least "
+                             "one run. "
                              f"Received: store={self.store!r}, run_ids={list(request.run_ids)!r}")
         self.limits.check_data(dataset.num_samples, dataset.timesteps, dataset.input_dim,
                                dataset.output_dim)
