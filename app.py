@@ -2,9 +2,9 @@
 
     streamlit run app.py
 
-The landing page. The app uses Streamlit's `pages/` discovery: Design, Train and Compare are
-`pages/*.py`, each starting with the shared `limconn.ui.frame.page_frame`, so a direct link to
-any page works as the first request after a restart.
+The landing page. The app uses Streamlit's `pages/` discovery: Design, Train, Compare and
+Analyze are `pages/*.py`, each starting with the shared `limconn.ui.frame.page_frame`, so a
+direct link to any page works as the first request after a restart.
 """
 
 import streamlit as st
@@ -20,7 +20,7 @@ st.markdown(
     "Keras LSTMs live, and compare what they learned. A 0 in a limconn mask has no influence: "
     "before the first step, after every step, after save and load, on the fused GPU kernel too."
 )
-design, train, compare = st.columns(3)
+design, train, compare, analyze = st.columns(4)
 with design.container(border=True):
     st.page_link("pages/design.py", label="Design", icon=":material/brush:")
     st.caption("Paint the input → unit and unit → unit masks, per gate if you like; presets "
@@ -36,6 +36,12 @@ with compare.container(border=True):
     st.caption("Loss curves and seed bands, the trained models' own densities and parameter "
                "counts, weight heatmaps with the masks overlaid, pruning into new designs, "
                "and downloads (.zip, PyTorch).")
+with analyze.container(border=True):
+    st.page_link("pages/analyze.py", label="Analyze", icon=":material/insights:")
+    st.caption("What a masked network learned: state trajectories with their fixed points, "
+               "eigenvalues of each gate, which units matter (lesions) beside the mask, "
+               "which inputs drive the output (attributions), and dynamics compared across "
+               "masks.")
 designs = state.designs()
 st.caption(f"This workspace keeps {len(designs)} design(s). Rows are sources, columns are "
            "targets; gate order i, f, c, o.")

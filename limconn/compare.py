@@ -341,3 +341,34 @@ def evaluation_row(run, result: dict) -> dict:
         "best val loss (own data)": run.info.metrics.get("best_val_loss"),
         "id": run.info.id,
     }
+
+
+LESION_COST = 0.1
+"""A lesion is costly when silencing the unit raises the test loss by more than this share
+(`limconn.analysis`' `lesion_costly_units`)."""
+
+
+def analysis_row(info, summary: dict) -> dict:
+    """One row of Analyze's table across masks: a run's dynamics by the numbers, from its
+    analysis summary (`limconn.analysis.Analysis.summary`); an analysis it did not run
+    leaves its columns empty."""
+    fixed = summary.get("fixed_points")
+    radius = summary.get("spectral_radius") or {}
+    costly = summary.get("lesion_costly_units")
+    return {
+        "run": run_label(info),
+        "fixed points (stable / found)": (None if fixed is None
+                                          else f"{fixed['stable']} / {fixed['found']}"),
+        **{f"spectral radius {gate}": radius.get(gate) for gate in GATES},
+        f"units whose lesion costs > {LESION_COST:.0%}": (
+            None if costly is None else ", ".join(map(str, costly)) or "none"),
+        "test loss": summary.get("test_loss"),
+        "id": info.id,
+    }
+
+
+def coloured_by_run(table, colours: dict[str, str]):
+    """A table of runs (a `pandas.DataFrame` leading with `run`, holding `id`) with each
+    row's first cell in its run's colour (`run_colours`), as Compare and Analyze show it."""
+    return table.style.apply(
+        lambda row: [f"color: {colours[row['id']]}"] + [""] * (len(row) - 1), axis=1)

@@ -10,8 +10,8 @@ Why rebuild: a saved model's `Input` keeps the number of steps it was built with
 cannot take longer sequences; the strategy's builder makes the same layers for any length,
 and the saved weights load into them unchanged (LSTM weights do not depend on the length).
 
-The app runs evaluations in the job queue's workers (`EvaluationRequest`, one job for
-several runs on one dataset) and caches each result in the run folder, under
+The app runs evaluations in the job queue's workers (`limconn.run_results.EvaluationRequest`,
+one job for several runs on one dataset) and caches each result in the run folder, under
 `evaluations/<dataset_key>.json` (`save`, `cached`): the server reads the results without
 TensorFlow. This module imports Keras only inside `evaluate`.
 
@@ -25,8 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -145,13 +143,6 @@ def _check_fits(run, output_shape, dataset: Dataset) -> None:
         )
 
 
-def dataset_key(dataset: Dataset) -> str:
-    """A short name for a dataset, to cache evaluations on it: its name and
-    `Dataset.content_hash` (no TensorFlow)."""
-    named = f"{dataset.name}|{dataset.content_hash()}"  # the name is shown with the result
-    return hashlib.sha256(named.encode()).hexdigest()[:16]
-
-
 def save(run_folder: str | os.PathLike, key: str, result: dict) -> Path:
     """Caches `result` in the run folder as `evaluations/<key>.json`, atomically."""
     folder = Path(run_folder) / EVALUATIONS_FOLDER
@@ -167,23 +158,3 @@ def cached(run_folder: str | os.PathLike, key: str) -> dict | None:
         return json.loads((Path(run_folder) / EVALUATIONS_FOLDER / f"{key}.json").read_text())
     except FileNotFoundError:
         return None
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationRequest:
-    """An evaluation job (`limconn.jobs.JobQueue.submit_evaluation`): evaluate these runs of
-    the job's workspace on the job's data, keep `sequences` outputs, cache each result in
-    its run folder under `key`.
-
-    Attributes:
-        run_ids: the runs to evaluate.
-        key: `dataset_key` of the job's data.
-        sequences: outputs kept per run (`evaluate`).
-    """
-
-    run_ids: tuple[str, ...]
-    key: str
-    sequences: int = SEQUENCES
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)

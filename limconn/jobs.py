@@ -16,7 +16,9 @@ What a lab server needs from it:
   training, bytes of queued data). A queued job's data waits on disk, not in memory. A
   run's time limit counts training only, from its first batch: past it the run stops within
   a batch, validation included, and a worker that still trains `max(10 s, 10 %)` later is
-  killed and replaced; a run being saved is never killed.
+  killed and replaced; a run being saved is never killed. Work on stored runs (evaluations,
+  analyses) has the same limit and grace, counted from its start; it cannot stop midway, so
+  past them its worker is replaced (the runs it finished keep their results).
 * **One server per home**: a queue with a home holds `<home>/server.lock` while it lives; a
   second one on the same home refuses to start, naming the first one's pid and host. At
   start it removes what a stopped server left (`clean_leftovers`).
@@ -71,7 +73,9 @@ from limconn.capacity import MB
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset, Normalization
 from limconn.diskio import private_folder, write_atomically
-from limconn.evaluation import EvaluationRequest, dataset_key
+from limconn.run_results import ANALYZE as ANALYZE  # a job's kinds, read from here
+from limconn.run_results import EVALUATE as EVALUATE
+from limconn.run_results import AnalysisRequest, EvaluationRequest, RunsRequest, dataset_key
 from limconn.runs import TEMP_PREFIX
 from limconn.settings import Limits
 from limconn.workspaces import workspace_folder
@@ -79,12 +83,15 @@ from limconn.workspaces import workspace_folder
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
 FAILED, INTERRUPTED = "failed", "interrupted"
 TERMINAL = (DONE, STOPPED, FAILED, INTERRUPTED)
-TRAIN, EVALUATE = "train", "evaluate"
-"""Kinds of job: train a group of runs, or evaluate stored runs on other data
-(`JobQueue.submit_evaluation`)."""
+TRAIN = "train"
+"""Kinds of job: train a group of runs, or work on stored runs (`limconn.run_results`):
+evaluate them on other data (`EVALUATE`, `JobQueue.submit_evaluation`) or analyze them
+(`ANALYZE`, `JobQueue.submit_analysis`)."""
+STAGE = "stage"
+"""An event a worker sends as it starts a step of work on a stored run (an analysis)."""
 TRAINING, SAVING = "training", "saving"
-"""Events a worker sends as a job's first batch begins and as its runs start being saved:
-the time limit counts between the two."""
+"""Events a worker sends as a job's first batch begins (or its work on stored runs) and as
+its runs start being saved: the time limit counts between the two."""
 _LOG = logging.getLogger(__name__)
 _POLL_SECONDS = 0.25
 _BATCH_EVENT_SECONDS = 0.25
@@ -336,9 +343,9 @@ class Job:
 
     @property
     def kind(self) -> str:
-        """`EVALUATE` for an evaluation job (its config is an `EvaluationRequest`), else
-        `TRAIN`."""
-        return EVALUATE if isinstance(self.config, EvaluationRequest) else TRAIN
+        """`TRAIN`, or the kind of the request a job on stored runs carries as its config
+        (`EVALUATE`, `ANALYZE`)."""
+        return self.config.KIND if isinstance(self.config, RunsRequest) else TRAIN
 
     def stop(self) -> None:
         """Asks the job to stop: a queued job ends at once, a running one after its batch."""
@@ -369,6 +376,12 @@ class Job:
                 "runs": [{"name": run.name, "history": run.history, "run_id": run.run_id}
                          for run in self._runs],
             }
+
+    def _stage(self, branch: int, stage: str) -> None:
+        """Applies what a worker working on a stored run says it is doing."""
+        with self._lock:
+            self._runs[branch].latest = {"stage": stage}
+            self._version += 1
 
     def _progress(self, branch: int, event: dict) -> bool:
         """Applies a progress event; returns whether an epoch ended (worth recording)."""
@@ -772,20 +785,47 @@ class JobQueue:
 
         The worker evaluates each run (`limconn.evaluation.evaluate`, with the outputs of
         its first sequences) and caches the result in the run's folder under
-        `dataset_key(dataset)`, where `limconn.evaluation.cached` reads it; the job's runs
-        carry the evaluated ids once it is done. Evaluation jobs wait in the same line and
-        count against the same caps as training jobs, and are not kept as job records.
+        `dataset_key(dataset)`, where `limconn.evaluation.cached` reads it. See
+        `submit_request`.
+        """
+        return self.submit_request(EvaluationRequest(tuple(run_ids), dataset_key(dataset)),
+                                   dataset, workspace)
+
+    def submit_analysis(self, run_ids: Sequence[str], dataset: Dataset,
+                        workspace: str = "default", what: Sequence[str] | None = None) -> Job:
+        """Queues the analysis of stored runs on `dataset` and returns its `Job` at once.
+
+        The worker analyzes each run (`limconn.analysis.analyze`: `what`, every analysis
+        when `None`) and caches the result in the run's folder under `dataset_key(dataset)`,
+        where `limconn.run_results.cached_analysis` reads it without TensorFlow; each run's
+        snapshot says what is being computed (`RunSnapshot.latest["stage"]`). See
+        `submit_request`.
+        """
+        key = dataset_key(dataset)
+        request = (AnalysisRequest(tuple(run_ids), key) if what is None
+                   else AnalysisRequest(tuple(run_ids), key, tuple(what)))
+        return self.submit_request(request, dataset, workspace)
+
+    def submit_request(self, request: RunsRequest, dataset: Dataset,
+                       workspace: str = "default") -> Job:
+        """Queues work on stored runs of `workspace` (`limconn.run_results`) with its data.
+
+        Such jobs wait in the same line and count against the same caps as training jobs;
+        a worker loads each run from the workspace's own runs (another workspace's id is
+        not found) and computes its result; the job's runs carry the ids once it is done,
+        and it fails at the first run that cannot be done, naming it. They are not kept as
+        job records.
 
         Raises:
             ValueError: if the queue has no store, there is no run, the data is over a
                 limit, or the workspace or server is full.
         """
-        if self.store is None or not run_ids:
-            raise ValueError("An evaluation needs a run store and at least one run. "
-                             f"Received: store={self.store!r}, run_ids={list(run_ids)!r}")
+        if self.store is None or not request.run_ids:
+            raise ValueError(f"A job that {request.KIND}s runs needs a run store and at least "
+                             "one run. "
+                             f"Received: store={self.store!r}, run_ids={list(request.run_ids)!r}")
         self.limits.check_data(dataset.num_samples, dataset.timesteps, dataset.input_dim,
                                dataset.output_dim)
-        request = EvaluationRequest(tuple(run_ids), dataset_key(dataset))
         return self._enqueue(request, (), request.run_ids, dataset, workspace)
 
     def _enqueue(self, config, designs, names, dataset: Dataset, workspace: str,
@@ -1029,6 +1069,8 @@ class JobQueue:
             branch, event = payload
             if job._progress(branch, event):
                 self._record(job)
+        elif kind == STAGE:
+            job._stage(*payload)
         elif kind == RUNNING:
             job._set(RUNNING, at=payload)
             self._record(job)
@@ -1076,10 +1118,7 @@ class JobQueue:
                     self._workers[index] = None
                 elif (job is not None and job._training_since and not job._saving
                       and now - job._training_since > overdue):
-                    self._finish(job, FAILED, (
-                        f"the time limit of {self.limits.max_seconds:g} s passed and the run "
-                        f"did not stop within {kill_grace(self.limits.max_seconds):g} s more; "
-                        "its worker was replaced, so no run could be saved"))
+                    self._finish(job, FAILED, self._overdue_message(job))
                     worker.job = None
                     self._kill(index)
             for index, worker in enumerate(self._workers):
@@ -1090,6 +1129,15 @@ class JobQueue:
                         self._fail_next_waiting(f"no training process could be started "
                                                 f"({type(error).__name__}: {error})")
             self._dispatch()
+
+    def _overdue_message(self, job: Job) -> str:
+        limit, grace = self.limits.max_seconds, kill_grace(self.limits.max_seconds)
+        if job.kind == TRAIN:
+            return (f"the time limit of {limit:g} s passed and the run did not stop within "
+                    f"{grace:g} s more; its worker was replaced, so no run could be saved")
+        return (f"the time limit of {limit:g} s (and {grace:g} s more) passed before this "
+                f"{job.kind} job ended; its worker was replaced (the runs it finished keep "
+                "their results)")
 
     def _kill(self, index: int) -> None:
         """Kills worker `index` (called with `_condition` held); the next check replaces it."""
@@ -1164,23 +1212,23 @@ def _train_task_on_ray(task, store, max_runs, progress, flag):
 
 
 def _perform(task, store, max_runs, send, stop) -> tuple:
-    """A job's work in a worker: `_evaluate_task` for an evaluation, else `_train_task`."""
-    work = _evaluate_task if isinstance(task[1], EvaluationRequest) else _train_task
+    """A job's work in a worker: `_runs_task` for work on stored runs, else `_train_task`."""
+    work = _runs_task if isinstance(task[1], RunsRequest) else _train_task
     return work(task, store, max_runs, send, stop)
 
 
-def _evaluate_task(task, store, max_runs, send, stop) -> tuple:
-    """Evaluates the request's runs on the job's data and caches each result in its run
-    folder (`limconn.evaluation`); returns the job's "ended" event (failed at the first run
-    that cannot be evaluated, naming it)."""
-    from limconn import evaluation
-
+def _runs_task(task, store, max_runs, send, stop) -> tuple:
+    """Computes the request's result for each of its runs of the job's workspace on the
+    job's data and caches it in the run folder (`RunsRequest.compute`), sending its stages;
+    returns the job's "ended" event (failed at the first run that cannot be done, naming
+    it). The queue's time limit counts from the start (`TRAINING`)."""
     job_id, request, _, _, dataset, workspace, _, _ = task
-    for run_id in request.run_ids:
+    send((job_id, TRAINING, time.time()))  # the time limit counts from here
+    for index, run_id in enumerate(request.run_ids):
         try:
             folder = store.load(run_id, workspace).info.path
-            evaluation.save(folder, request.key, evaluation.evaluate(
-                folder, dataset, sequences=request.sequences))
+            request.compute(folder, dataset, lambda stage, index=index: send(
+                (job_id, STAGE, (index, str(stage)))))
         except Exception as error:  # reported to the page, never raised in the worker
             return job_id, "ended", (FAILED, f"run {run_id}: {type(error).__name__}: {error}",
                                      [], time.time())

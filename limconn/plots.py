@@ -173,7 +173,7 @@ def weight_heatmaps(panels, title: str = "", limit: float | None = None,
                         dtick=_tick_step(max(p.values.shape[0] for p in panels)))
     figure.update_annotations(font_size=12)
     figure.update_layout(
-        title={"text": _text(title), "font": {"color": title_colour}},
+        title={"text": plotly_text(title), "font": {"color": title_colour}},
         height=260 * rows + 60, margin={"l": 10, "r": 10, "t": 70, "b": 10},
         coloraxis={"colorscale": _WEIGHT_SCALE, "cmid": 0.0, "cmin": -limit, "cmax": limit,
                    "colorbar": {"title": "weight"}},
@@ -181,7 +181,7 @@ def weight_heatmaps(panels, title: str = "", limit: float | None = None,
     return figure
 
 
-def _text(label: str) -> str:
+def plotly_text(label: str) -> str:
     """A visitor's name as Plotly text: Plotly reads a subset of HTML (links included) in
     titles, legends and hover text, so it is escaped, and `%` becomes an entity that no
     hover template reads."""
@@ -202,7 +202,7 @@ def weight_histograms(runs: dict[str, tuple[np.ndarray, str]], title: str) -> go
     """
     figure = go.Figure()
     for label, (values, colour) in runs.items():
-        figure.add_trace(go.Histogram(x=values, name=_text(label), opacity=0.55, nbinsx=80,
+        figure.add_trace(go.Histogram(x=values, name=plotly_text(label), opacity=0.55, nbinsx=80,
                                       marker_color=colour))
     figure.update_layout(barmode="overlay", height=320, title=title,
                          xaxis_title="weight", yaxis_title="count",
@@ -237,8 +237,8 @@ def loss_curves(curves: Sequence[Curve], x: str = "epoch", log: bool = True) -> 
                     hoverinfo="skip", showlegend=False, legendgroup=curve.label,
                 ))
             figure.add_trace(go.Scatter(
-                x=curve.x, y=ys, name=f"{_text(curve.label)} · {suffix}",
-                legendgroup=curve.label, text=[_text(curve.hover)] * len(curve.x),
+                x=curve.x, y=ys, name=f"{plotly_text(curve.label)} · {suffix}",
+                legendgroup=curve.label, text=[plotly_text(curve.hover)] * len(curve.x),
                 line={"color": curve.colour, "dash": dash}, mode="lines+markers",
                 marker={"size": 5 if dash == "solid" else 7,
                         "symbol": "circle" if dash == "solid" else "diamond-open"},

@@ -5,12 +5,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from limconn import compare, data, evaluation, export, pruning
+from limconn import compare, evaluation, export, pruning
 from limconn.jobs import FAILED, TERMINAL, WATCH_SECONDS
 from limconn.plots import Curve, loss_curves, sequence_preview, weight_heatmaps, weight_histograms
+from limconn.run_results import dataset_key
 from limconn.strategies import enforcement_of
 from limconn.ui import resources, state
-from limconn.ui.forms import confirmed, parameter_inputs
+from limconn.ui.forms import confirmed, task_data
 from limconn.ui.frame import page_frame
 from limconn.ui.text import plain, reported
 
@@ -40,19 +41,7 @@ def manage_runs(store, workspace: str, infos) -> None:
                 st.rerun()
 
 
-def evaluation_data(limits) -> data.Dataset | None:
-    """The task to evaluate on, with its parameters (e.g. more steps than the runs had)."""
-    tasks = data.TASKS.names()
-    task = st.selectbox("Task", tasks, key="compare.eval.task")
-    params = parameter_inputs(data.TASKS.get(task), key="compare.eval.task")
-    with reported():
-        return resources.datasets().get(
-            ("task", task, tuple(sorted(params.items())), limits),
-            lambda: data.make_task(task, limits=limits, **params))
-    return None
-
-
-def evaluation_results(loaded: dict, dataset: data.Dataset, colours: dict) -> None:
+def evaluation_results(loaded: dict, dataset, colours: dict) -> None:
     """The evaluation job's progress, then its results: a table, and for per-step data the
     first sequences with every run's outputs. Runs as a fragment while the job is pending;
     the page reruns once it ends, which stops the polling."""
@@ -69,7 +58,7 @@ def evaluation_results(loaded: dict, dataset: data.Dataset, colours: dict) -> No
         st.rerun()
     if "compare.eval.error" in st.session_state:
         st.error(plain(st.session_state.pop("compare.eval.error")))
-    key = evaluation.dataset_key(dataset)
+    key = dataset_key(dataset)
     results = {run_id: result for run_id, run in loaded.items()
                if (result := evaluation.cached(run.info.path, key)) is not None}
     if not results:
@@ -168,8 +157,7 @@ else:
     st.plotly_chart(loss_curves(curves, x=x_axis, log=log_scale), key="compare.curves")
     table = pd.DataFrame([compare.summary_row(run) for run in loaded.values()])
     st.dataframe(
-        table.style.apply(lambda row: [f"color: {colours[row['id']]}"] + [""] * (len(row) - 1),
-                          axis=1),
+        compare.coloured_by_run(table, colours),
         hide_index=True,
         column_config={
             "effective parameters": st.column_config.NumberColumn(
@@ -211,7 +199,7 @@ st.subheader("Evaluate on…")
 st.caption("The selected runs on other data, e.g. longer sequences than they trained on: "
            "the loss and metric they trained with, computed in a worker; for per-step tasks, "
            "their outputs on the first sequences.")
-evaluated = evaluation_data(resources.settings().limits)
+evaluated = task_data("compare.eval.task", resources.settings().limits)
 if evaluated is not None:
     if st.button("Evaluate the selected runs", key="compare.eval.go"):
         with reported():

@@ -42,6 +42,7 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 RUN_TIMEOUT = 90  # the first run of a page that loads runs may import Keras
 TRAIN_TIMEOUT = 180  # seconds a short training run may take to reach "done"
 DESIGN, TRAIN, COMPARE = "pages/design.py", "pages/train.py", "pages/compare.py"
+ANALYZE = "pages/analyze.py"
 JOBS_PER_PAGE = 6  # pages/train.py's
 
 
@@ -179,12 +180,13 @@ def _errors(at: AppTest) -> list[str]:
 
 
 @pytest.mark.parametrize("path, title", [(None, "limconn"), (DESIGN, "Design"),
-                                         (TRAIN, "Train"), (COMPARE, "Compare")])
+                                         (TRAIN, "Train"), (COMPARE, "Compare"),
+                                         (ANALYZE, "Analyze")])
 def test_each_page_loads_and_shows_its_title(home, path, title) -> None:
     at = _open(path)
     assert [t.value for t in at.title] == [title]
     assert [link.proto.label for link in at.sidebar.get("page_link")] == [
-        "Home", "Design", "Train", "Compare"]
+        "Home", "Design", "Train", "Compare", "Analyze"]
 
 
 def test_a_workspace_id_the_server_did_not_issue_is_refused(home) -> None:
@@ -750,6 +752,118 @@ def test_compare_evaluates_runs_on_longer_sequences_in_a_worker_and_plots_their_
     [figure] = [chart for chart in app.get("plotly_chart")
                 if "compare.eval.sequences" in chart.proto.id]
     assert figure.proto.spec.count(run.id[-6:]) >= 3 * 3  # 3 sequences x 3 bits
+
+
+# --------------------------------------------------------------------------------------------
+# Analyze
+# --------------------------------------------------------------------------------------------
+
+FLIPFLOP = {"bits": 2, "num_samples": 60, "timesteps": 12, "pulse_probability": 0.3}
+"""A flip-flop small enough to train and analyze in seconds; the runs hold out a test set."""
+
+
+@pytest.fixture(scope="module")
+def flipflop_results() -> list[training.RunResult]:
+    """Two tiny flip-flop runs of two designs (one with signs) on the same data."""
+    flips = data.make_task("flipflop", **FLIPFLOP)
+    config = training.TrainConfig(epochs=2, batch_size=16, test_split=0.2)
+    signed = presets.random(2, 6, density=0.6, seed=0).replace(
+        recurrent_sign=[1, 1, 1, 1, -1, -1])
+    return [training.train(config, design, flips)
+            for design in (presets.dense(2, 6), signed)]
+
+
+def _analyze_data(at: AppTest) -> None:
+    """Sets Analyze's task parameters to the runs' own (the page picks the task itself)."""
+    assert at.selectbox(key="analyze.task").value == "flipflop"
+    for name, value in FLIPFLOP.items():
+        at.number_input(key=f"analyze.task.flipflop.{name}").set_value(value)
+    at.run()
+    _no_exception(at)
+
+
+def _charts(at: AppTest) -> dict[str, object]:
+    """The page's Plotly charts by their key."""
+    return {key: chart for chart in at.get("plotly_chart")
+            for key in ("trajectories", "eigenvalues", "lesions", "design", "attributions")
+            if f"analyze.{key}" in chart.proto.id}
+
+
+def test_analyze_runs_in_a_worker_then_a_second_visit_reads_the_cache(
+    app, flipflop_results
+) -> None:
+    from limconn.jobs import ANALYZE as ANALYZE_JOB
+
+    workspace = _workspace(app)
+    run = resources.run_store().save(flipflop_results[0], workspace)
+    app.switch_page(ANALYZE).run()
+    _no_exception(app)
+    _analyze_data(app)
+    assert any("held-out test set: 12 sequences" in c.value for c in app.caption)
+    assert not _charts(app)
+    _button(app, "Analyze").click().run()
+    deadline = time.monotonic() + TRAIN_TIMEOUT
+    while "analyze.job" in app.session_state:
+        assert time.monotonic() < deadline, "the analysis did not end"
+        time.sleep(0.5)
+        app.run()
+    _no_exception(app)
+    assert not _errors(app)
+    charts = _charts(app)
+    assert set(charts) == {"trajectories", "eigenvalues", "lesions", "design", "attributions"}
+    assert "fixed points" in charts["trajectories"].proto.spec
+    [row] = app.dataframe[-1].value.to_dict("records")
+    assert row["id"] == run.id and row["fixed points (stable / found)"]
+
+    again = _open(ANALYZE, workspace=workspace)
+    _analyze_data(again)
+    assert "analyze.job" not in again.session_state
+    assert set(_charts(again)) == set(charts)
+    assert [button.label for button in again.button if button.key == "analyze.go"] == [
+        "Analyze again"]
+    assert len(resources.job_queue().jobs(workspace, kind=ANALYZE_JOB)) == 1
+
+
+def test_analyze_compares_runs_by_their_dynamics_in_compares_colours(
+    app, flipflop_results
+) -> None:
+    """Analyses made in this process by the library and cached where the worker would put
+    them: the page draws them without a job, and tables several runs."""
+    from limconn import analysis, compare
+    from limconn.run_results import analysis_folder, dataset_key
+
+    workspace = _workspace(app)
+    store = resources.run_store()
+    runs = [store.save(result, workspace) for result in flipflop_results]
+    _, test = data.make_task("flipflop", **FLIPFLOP).hold_out(0.2)
+    key = dataset_key(test)
+    first = analysis_folder(runs[0].path, key)
+    analysis.save(first, analysis.analyze(runs[0].path, test))
+    app.switch_page(ANALYZE).run()
+    _analyze_data(app)
+    app.multiselect(key="analyze.runs").set_value([run.id for run in runs]).run()
+    _no_exception(app)
+    assert [row["id"] for row in app.dataframe[-1].value.to_dict("records")] == [runs[0].id]
+    _button(app, "Analyze the 1 run(s) not yet analyzed on this data")
+
+    second = analysis_folder(runs[1].path, key)
+    analysis.save(second, analysis.analyze(runs[1].path, test))
+    app.run()
+    _no_exception(app)
+    assert "analyze.job" not in app.session_state
+    table = app.dataframe[-1].value
+    assert list(table["id"]) == [run.id for run in runs]
+    colours = compare.run_colours(store.list(workspace))
+    styles = app.dataframe[-1].proto.arrow_data.styler.styles
+    assert all(colours[run.id] in styles for run in runs)
+    radius = table["spectral radius c"].to_numpy(float)
+    assert np.isfinite(radius).all() and radius[0] != radius[1]
+
+    (second / analysis.SUMMARY_FILE).write_text("{cut short", encoding="utf-8")
+    app.run()
+    _no_exception(app)
+    assert any("analysis summary of run" in warning.value for warning in app.warning)
+    assert list(app.dataframe[-1].value["id"]) == [runs[0].id]
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ pytestmark = pytest.mark.browser
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TIMEOUT_MS = 30_000  # one rerun; the first one of a page may import plotting libraries
 TRAIN_TIMEOUT_MS = 120_000  # a short training run, queue to "done" (the first imports Keras)
-PAGES = ("Home", "Design", "Train", "Compare")
-HEADINGS = {"Home": "limconn", "Design": "Design", "Train": "Train", "Compare": "Compare"}
+PAGES = ("Home", "Design", "Train", "Compare", "Analyze")
+HEADINGS = {"Home": "limconn", "Design": "Design", "Train": "Train", "Compare": "Compare",
+            "Analyze": "Analyze"}
 
 
 def _server_env(home: Path) -> dict[str, str]:
@@ -156,7 +157,7 @@ def test_sidebar_links_switch_pages_in_one_workspace(page: Page, app_url: str) -
     workspace = _workspace(page)
     expect(_sidebar_links(page)).to_have_text(list(PAGES))
     for label, path in (("Design", "/design"), ("Train", "/train"), ("Compare", "/compare"),
-                        ("Home", "/")):
+                        ("Analyze", "/analyze"), ("Home", "/")):
         _nav(page, label)
         assert urlparse(page.url).path == path
         assert _workspace(page) == workspace
@@ -164,7 +165,7 @@ def test_sidebar_links_switch_pages_in_one_workspace(page: Page, app_url: str) -
 
 
 @pytest.mark.parametrize("path, heading", [("design", "Design"), ("train", "Train"),
-                                           ("compare", "Compare")])
+                                           ("compare", "Compare"), ("analyze", "Analyze")])
 def test_a_direct_link_is_the_first_page_a_fresh_server_serves(
     page: Page, tmp_path: Path, path: str, heading: str
 ) -> None:
@@ -410,3 +411,49 @@ def test_seed_bands_and_a_design_from_the_strongest_connections(page: Page, app_
     _no_exception(page)
     _nav(page, "Home")
     expect(_caption(page, "This workspace keeps")).to_contain_text("keeps 2 design(s)")
+
+
+# --------------------------------------------------------------------------------------------
+# Analyze
+# --------------------------------------------------------------------------------------------
+
+# The trace names of every Plotly figure on the page, as Plotly holds them.
+_TRACE_NAMES_JS = """() => Array.from(document.querySelectorAll(".js-plotly-plot"),
+                                     (plot) => (plot.data || []).map((trace) => trace.name))"""
+
+
+def test_analyze_shows_a_flipflop_runs_fixed_points_and_the_server_loads_no_tensorflow(
+    page: Page, tmp_path: Path
+) -> None:
+    """A flip-flop run saved in this process into the server's home, for a workspace the
+    server issued; the server's page analyzes it in a worker and draws the trajectories
+    with their fixed points, without mapping TensorFlow itself."""
+    import functools
+
+    from limconn import data, presets, training
+    from limconn.runs import RunStore
+    from limconn.workspaces import WorkspaceKeys, folder_name, read_or_create_secret
+
+    home = tmp_path / "home"
+    workspace = WorkspaceKeys(read_or_create_secret(home)).issue()
+    flips = data.make_task("flipflop", bits=2, num_samples=60, timesteps=20)
+    result = training.train(training.TrainConfig(epochs=2, batch_size=16), presets.dense(2, 6),
+                            flips)
+    RunStore(home / "runs", folder_name=functools.partial(folder_name, home)).save(
+        result, workspace)
+    with streamlit_process(APP, env=_server_env(home), timeout=90) as server:
+        _open(page, f"{server.url}/analyze?workspace={workspace}", heading="Analyze")
+        for name, value in (("bits", 2), ("num_samples", 60), ("timesteps", 20)):
+            _set_number(page, name, value)
+        expect(_caption(page, "the run's own data, 60 sequences")).to_be_visible()
+        page.get_by_role("button", name="Analyze", exact=True).click()
+        # A kind of fixed point has a legend entry only if some were found.
+        legend = page.locator(".legendtext", has_text="fixed points")
+        expect(legend.first).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
+        [trajectories] = [names for names in page.evaluate(_TRACE_NAMES_JS)
+                          if "trajectories" in names]
+        assert {"stable fixed points", "unstable fixed points"} <= set(trajectories)
+        _no_exception(page)
+        mapped = _mapped_libraries(server.pid)
+        assert any(name.startswith("libpython") or name.startswith("libc.so") for name in mapped)
+        assert not [name for name in mapped if name.startswith("libtensorflow")]

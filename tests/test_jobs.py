@@ -189,6 +189,34 @@ def test_a_run_past_its_time_limit_is_ended_by_replacing_its_worker(dataset, tmp
         queue.close()
 
 
+def test_an_analysis_past_the_time_limit_is_ended_by_replacing_its_worker(tmp_path,
+                                                                         monkeypatch):
+    """Work on stored runs cannot stop midway: past the limit and the grace (0 here) its
+    worker is replaced, and the next job runs in a new worker."""
+    from limconn.training import train
+
+    monkeypatch.setattr(jobs, "kill_grace", lambda seconds: 0.0)
+    flips = data.make_task("flipflop", bits=2, num_samples=64, timesteps=200,
+                           pulse_probability=0.2)
+    queue = _queue(tmp_path, max_seconds=0.3)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=32), presets.dense(2, 16),
+                                 flips), "ws")
+    try:
+        overdue = queue.submit_analysis([run.id], flips, "ws")
+        assert overdue.wait(timeout=120)
+        assert overdue.status == FAILED, overdue.snapshot().error
+        assert overdue.snapshot().error.startswith("the time limit of 0.3 s (and 0 s more) "
+                                                   "passed before this analyze job ended")
+        # The next job gets a fresh worker, and is bounded too (importing Keras alone takes
+        # longer than 0.3 s).
+        evaluation = queue.submit_evaluation([run.id], flips, "ws")
+        assert evaluation.wait(timeout=120)
+        assert evaluation.snapshot().error.startswith("the time limit of 0.3 s (and 0 s more) "
+                                                      "passed before this evaluate job ended")
+    finally:
+        queue.close()
+
+
 def test_the_time_limit_counts_training_only_and_never_kills_a_run_being_saved(
     dataset, tmp_path, monkeypatch
 ):
@@ -527,7 +555,7 @@ def test_a_ray_job_whose_task_ignores_its_stop_is_cancelled_by_force_after_the_g
 
 def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training(
         dataset, tmp_path):
-    from limconn import evaluation
+    from limconn import evaluation, run_results
     from limconn.training import train
 
     queue = _queue(tmp_path)
@@ -540,9 +568,50 @@ def test_an_evaluation_job_caches_each_runs_result_and_lists_apart_from_training
                                           "ws")
         assert job.wait(120) and refused.wait(120)
         assert (job.status, job.snapshot().run_ids) == (DONE, [run.id])
-        result = evaluation.cached(run.path, evaluation.dataset_key(longer))
+        result = evaluation.cached(run.path, run_results.dataset_key(longer))
         assert (result["timesteps"], len(result["outputs"])) == (25, evaluation.SEQUENCES)
         assert refused.status == FAILED and refused.snapshot().error.startswith(f"run {run.id}")
         assert queue.jobs("ws") == [] and queue.jobs("ws", kind=jobs.EVALUATE) == [refused, job]
     finally:
         queue.close()
+
+
+def test_an_analysis_job_caches_each_runs_analysis_which_the_server_reads_without_tensorflow(
+        tmp_path):
+    """The worker analyzes and caches; a process that only reads the cache (as the Streamlit
+    server does) loads neither TensorFlow nor Keras. Another workspace's run is not found."""
+    from limconn import run_results
+    from limconn.training import train
+
+    flips = data.make_task("flipflop", bits=2, num_samples=48, timesteps=12,
+                           pulse_probability=0.3)
+    queue = _queue(tmp_path)
+    run = queue.store.save(train(TrainConfig(epochs=1, batch_size=16),
+                                 presets.dense(2, 4), flips), "ws")
+    try:
+        job = queue.submit_analysis([run.id], flips, "ws", what=("spectrum",))
+        stranger = queue.submit_analysis([run.id], flips, "other", what=("spectrum",))
+        assert job.wait(180) and stranger.wait(180)
+        assert (job.status, job.snapshot().run_ids) == (DONE, [run.id]), job.snapshot().error
+        assert job.snapshot().runs[0].latest["stage"]  # what the worker was doing
+        assert stranger.status == FAILED and stranger.snapshot().error.startswith(
+            f"run {run.id}")
+        assert queue.jobs("ws", kind=jobs.ANALYZE) == [job] and queue.jobs("ws") == []
+        with pytest.raises(ValueError, match="Received: what=\\['trajectory'\\]"):
+            queue.submit_analysis([run.id], flips, "ws", what=("trajectory",))
+    finally:
+        queue.close()
+    key = run_results.dataset_key(flips)
+    reader = (
+        "import json, sys\n"
+        "from limconn import run_results\n"
+        f"found = run_results.cached_analysis({str(run.path)!r}, {key!r})\n"
+        "print(json.dumps({'shape': found.arrays['spectrum/eigenvalues'].shape,\n"
+        "                  'loaded': sorted(m for m in ('tensorflow', 'keras', 'jax')\n"
+        "                                   if m in sys.modules)}))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True,
+                           check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert json.loads(shown.stdout) == {"shape": [4, 4], "loaded": []}
+    assert run_results.cached_analysis(run.path, run_results.dataset_key(
+        data.make_task("flipflop", bits=2, num_samples=8))) is None

@@ -1,11 +1,15 @@
-"""Form fields generated from a registry entry's parameters (presets, tasks, strategies), and
-a button that asks before it destroys anything."""
+"""Form fields generated from a registry entry's parameters (presets, tasks, strategies), a
+synthetic task chosen with its parameters, and a button that asks before it destroys
+anything."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from limconn import data
 from limconn.registry import Entry
+from limconn.ui import resources
+from limconn.ui.text import reported
 
 
 def parameter_inputs(entry: Entry, key: str, columns: int = 3) -> dict:
@@ -36,6 +40,29 @@ def parameter_inputs(entry: Entry, key: str, columns: int = 3) -> dict:
                     parameter.name, value=parameter.default, key=widget_key, help=parameter.help
                 )
     return values
+
+
+def task_data(key: str, limits, task: str | None = None) -> data.Dataset | None:
+    """A synthetic task and its parameters, chosen under widget keys starting with `key`;
+    the dataset, made once per choice (the server's dataset cache), or `None` with the
+    error shown.
+
+    Args:
+        key: the task selectbox's key, and the prefix of its parameters' keys.
+        limits: the operator's limits, checked before the data is made.
+        task: the task chosen first (e.g. the one a run trained on); the first task when
+            `None` or unknown.
+    """
+    tasks = data.TASKS.names()
+    if task in tasks and key not in st.session_state:
+        st.session_state[key] = task
+    chosen = st.selectbox("Task", tasks, key=key)
+    params = parameter_inputs(data.TASKS.get(chosen), key=key)
+    with reported():
+        return resources.datasets().get(
+            ("task", chosen, tuple(sorted(params.items())), limits),
+            lambda: data.make_task(chosen, limits=limits, **params))
+    return None
 
 
 def confirmed(label: str, question: str, key: str, container=None, **button) -> bool:

@@ -23,6 +23,7 @@ PAGES = (
     ("pages/design.py", "Design", ":material/brush:"),
     ("pages/train.py", "Train", ":material/model_training:"),
     ("pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/analyze.py", "Analyze", ":material/insights:"),
 )
 
 
