@@ -33,6 +33,13 @@ import numpy as np
 
 from limconn._tf import keras
 from limconn.connectivity import NUM_GATES, as_bool_mask, as_sign, expand_gates, sign_layout
+from limconn.grouped import (
+    EXECUTIONS,
+    GroupLayout,
+    grouped_is_faster,
+    grouped_lstm,
+    recurrent_groups,
+)
 
 ops = keras.ops
 
@@ -238,6 +245,12 @@ class MaskedLSTM(_MaskedKernels, keras.layers.LSTM):
             gate, -1 keeps them <= 0, 0 leaves them free.
         recurrent_sign: `None`, or -1/0/+1 per unit `(units,)` (Dale's law: excitatory and
             inhibitory units) or per connection.
+        execution: `"auto"` (default), `"grouped"` or `"dense"`: how the recurrence is
+            computed; the results agree to float rounding. `"dense"` is Keras's own LSTM loop
+            (the fused cuDNN kernel on GPU). `"grouped"` splits the units into the groups the
+            recurrent mask leaves unconnected and computes G small recurrent products per
+            step (`limconn.grouped`; never cuDNN); with one group it is one block.
+            `"auto"` groups when `grouped_is_faster` says so, else runs dense.
         **kwargs: every other `keras.layers.LSTM` argument. A `kernel_constraint` or
             `recurrent_constraint` acts on the stored variable, as in Keras; the mask and the
             signs then apply to what it leaves.
@@ -260,21 +273,42 @@ class MaskedLSTM(_MaskedKernels, keras.layers.LSTM):
 
     def __init__(
         self, units, input_mask=None, recurrent_mask=None, input_sign=None, recurrent_sign=None,
-        **kwargs,
+        execution="auto", **kwargs,
     ):
         connectivity = _LSTMConnectivity(
             units, input_mask, recurrent_mask, input_sign, recurrent_sign
         )
+        if execution not in EXECUTIONS:
+            raise ValueError(
+                f"execution must be one of {EXECUTIONS}. Received: execution={execution!r}"
+            )
         super().__init__(units, **kwargs)
+        if execution == "grouped" and (self.recurrent_dropout or self.cell.implementation != 2):
+            raise ValueError(
+                "execution='grouped' needs recurrent_dropout=0 and implementation=2. Received: "
+                f"recurrent_dropout={self.recurrent_dropout}, "
+                f"implementation={self.cell.implementation}"
+            )
+        self.execution = execution
         self._attach(connectivity)
+        self.group_layout: GroupLayout | None = None
 
     def build(self, sequences_shape, initial_state_shape=None):
         self.kernel_rule, self.recurrent_rule = self.connectivity.rules(sequences_shape)
         super().build(sequences_shape, initial_state_shape)
         self.settle_variables()
+        input_reach = self.kernel_rule.mask.reshape(-1, NUM_GATES, self.units).any(axis=1)
+        layout = GroupLayout(recurrent_groups(self.recurrent_mask, self.units), input_reach)
+        if self.execution == "grouped" or (
+            self.execution == "auto" and grouped_is_faster(layout, self)
+        ):
+            self.group_layout = layout
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        """Keras's own loop, run on the effective kernels.
+        """Keras's own loop, run on the effective kernels, or the grouped loop.
+
+        With a `group_layout`, `limconn.grouped.grouped_lstm` computes the recurrence on the
+        effective kernels, gathered into blocks once per call.
 
         Both of Keras's paths (the fused cuDNN kernel and the step loop) read
         `cell.kernel` and `cell.recurrent_kernel`. For the duration of this call those
@@ -282,6 +316,8 @@ class MaskedLSTM(_MaskedKernels, keras.layers.LSTM):
         put back; nothing else about the loop changes.
         """
         cell = self.cell
+        if self.group_layout is not None:
+            return self._grouped_loop(sequences, initial_state, mask, training)
         kernel, recurrent_kernel = cell.kernel, cell.recurrent_kernel
         # object.__setattr__: a plain swap, kept out of Keras's variable tracking.
         object.__setattr__(cell, "kernel", self.kernel_rule(kernel))
@@ -292,8 +328,27 @@ class MaskedLSTM(_MaskedKernels, keras.layers.LSTM):
             object.__setattr__(cell, "kernel", kernel)
             object.__setattr__(cell, "recurrent_kernel", recurrent_kernel)
 
+    def _grouped_loop(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if training and 0.0 < self.dropout < 1.0:  # one mask for every step, as in the cell
+            sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
+        return grouped_lstm(
+            self.group_layout, sequences, initial_state, mask,
+            self.kernel_rule(cell.kernel), self.recurrent_rule(cell.recurrent_kernel),
+            cell.bias if self.use_bias else None,
+            activation=cell.activation, recurrent_activation=cell.recurrent_activation,
+            go_backwards=self.go_backwards, unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences,
+        )
+
     def _kernel_owner(self):
         return self.cell
+
+    def get_config(self):
+        return {**super().get_config(), "execution": self.execution}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -113,7 +113,7 @@ def _model(name: str, inputs, hidden, connectivity: Connectivity, head: Head):
     return keras.Model(inputs, outputs, name=name)
 
 
-def _masked_lstm(connectivity: Connectivity, head: Head):
+def _masked_lstm(connectivity: Connectivity, head: Head, execution: str = "auto"):
     from limconn.layers import MaskedLSTM
 
     return MaskedLSTM(
@@ -123,6 +123,7 @@ def _masked_lstm(connectivity: Connectivity, head: Head):
         input_sign=connectivity.input_sign,
         recurrent_sign=connectivity.recurrent_sign,
         return_sequences=head.per_step,
+        execution=execution,
         name="lstm",
     )
 

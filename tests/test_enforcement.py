@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import limconn
-from limconn import presets
+from limconn import presets, strategies
 from limconn.connectivity import Connectivity
 from limconn.enforcement import (
     Enforcement,
@@ -31,6 +31,28 @@ NAMES = STRATEGIES.names()
 HONOUR_INPUT = [n for n in NAMES if enforcement_of(n).honours("input_mask")]
 HONOUR_RECURRENT = [n for n in NAMES if enforcement_of(n).honours("recurrent_mask")]
 MASKING = [n for n in NAMES if enforcement_of(n).masked_weights]
+# `kernel` runs on both of MaskedLSTM's paths (`random_dynamic` is the same layer behind a
+# Dropout; left on its default path to keep the suite's time down).
+ON_MASKED_LSTM = ("kernel",)
+
+
+def _on_both_paths(names, grouped=ON_MASKED_LSTM):
+    """`(name, execution)` cases: a MaskedLSTM strategy on its dense and its grouped path,
+    any other once (`None`)."""
+    return [(name, execution) for name in names
+            for execution in (("dense", "grouped") if name in grouped else (None,))]
+
+
+def _build(monkeypatch, execution, *args):
+    """`limconn.build_model(*args)` with its MaskedLSTM on `execution` (`None`: as it is)."""
+    if execution is not None:
+        masked_lstm = strategies._masked_lstm
+        monkeypatch.setattr(strategies, "_masked_lstm",
+                            lambda design, head: masked_lstm(design, head, execution))
+    return limconn.build_model(*args)
+
+
+BLOCKS = presets.block_diagonal(2, 8, groups=2).recurrent_mask  # units 0-3 and 4-7
 
 
 def _sequences(input_dim, samples=24, seed=0, timesteps=TIMESTEPS):
@@ -72,16 +94,16 @@ PER_STEP = pytest.mark.parametrize("per_step", [False, True], ids=["last_step", 
 
 
 @PER_STEP
-@pytest.mark.parametrize("name", HONOUR_INPUT)
+@pytest.mark.parametrize(("name", "execution"), _on_both_paths(HONOUR_INPUT))
 def test_an_input_whose_row_is_all_zero_has_no_influence_before_and_after_training(
-    name, per_step
+    name, execution, per_step, monkeypatch
 ):
     input_mask = presets.random(4, 8, density=0.6, seed=3).input_mask.copy()
     input_mask[2] = False
     input_mask[[0, 1, 3], 0] = True  # the other features stay connected
-    design = Connectivity(input_mask)
-    model = limconn.build_model(name, design, (TIMESTEPS, 4),
-                                limconn.Head("regression", 2, per_step))
+    design = Connectivity(input_mask, BLOCKS)
+    model = _build(monkeypatch, execution, name, design, (TIMESTEPS, 4),
+                   limconn.Head("regression", 2, per_step))
     x = _sequences(4)
     for stage in ("before", "after"):
         if stage == "after":
@@ -103,12 +125,13 @@ def test_strategies_that_do_not_honour_the_input_mask_say_so_and_indeed_do_not(n
                               model.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("name", HONOUR_RECURRENT)
-def test_disjoint_groups_never_see_each_other_at_any_step(name):
+@pytest.mark.parametrize(("name", "execution"), _on_both_paths(HONOUR_RECURRENT))
+def test_disjoint_groups_never_see_each_other_at_any_step(name, execution, monkeypatch):
     """Checked on the many-to-one model at every sequence length; the per-step model's
     outputs are these same states (test below)."""
     design = presets.block_diagonal(4, 6, groups=2)  # inputs 0-1 -> units 0-2, 2-3 -> 3-5
-    model = limconn.build_model(name, design, (None, 4), limconn.Head("regression", 1))
+    model = _build(monkeypatch, execution, name, design, (None, 4),
+                   limconn.Head("regression", 1))
     hidden = keras.Model(model.inputs, model.get_layer("lstm").output)
     x = _sequences(4)
     for stage in ("before", "after"):
@@ -121,12 +144,12 @@ def test_disjoint_groups_never_see_each_other_at_any_step(name):
             assert not np.array_equal(changed[:, 3:], reference[:, 3:])
 
 
-@pytest.mark.parametrize("name", HONOUR_RECURRENT)
-def test_disjoint_groups_never_see_each_other_in_a_per_step_readout(name):
+@pytest.mark.parametrize(("name", "execution"), _on_both_paths(HONOUR_RECURRENT))
+def test_disjoint_groups_never_see_each_other_in_a_per_step_readout(name, execution, monkeypatch):
     """Per step: the readout of group 0's units at every step ignores group 1's inputs."""
     design = presets.block_diagonal(4, 6, groups=2).replace(output_mask=[1, 1, 1, 0, 0, 0])
-    model = limconn.build_model(name, design, (TIMESTEPS, 4),
-                                limconn.Head("regression", 2, per_step=True))
+    model = _build(monkeypatch, execution, name, design, (TIMESTEPS, 4),
+                   limconn.Head("regression", 2, per_step=True))
     x = _sequences(4)
     for stage in ("before", "after"):
         if stage == "after":
@@ -190,12 +213,17 @@ OPTIMIZER_SETTINGS = {
 
 
 @pytest.mark.parametrize("setting", sorted(OPTIMIZER_SETTINGS))
-@pytest.mark.parametrize("name", MASKING)
-def test_no_optimizer_setting_leaks_a_masked_weight_at_any_step(name, setting):
-    design = presets.random(3, 6, density=0.4, seed=0)
+@pytest.mark.parametrize(("name", "execution"), _on_both_paths(MASKING))
+def test_no_optimizer_setting_leaks_a_masked_weight_at_any_step(
+    name, execution, setting, monkeypatch
+):
+    design = presets.random(3, 8, density=0.4, seed=0)
+    design = design.replace(recurrent_mask=design.recurrent_mask & BLOCKS)
     if enforcement_of(name).signs:
-        design = design.replace(input_sign=[1, -1, 0], recurrent_sign=[1, 1, -1, 0, -1, 1])
-    model = limconn.build_model(name, design, (TIMESTEPS, 3), limconn.Head("regression", 1))
+        design = design.replace(input_sign=[1, -1, 0],
+                                recurrent_sign=[1, 1, -1, 0, -1, 1, 1, -1])
+    model = _build(monkeypatch, execution, name, design, (TIMESTEPS, 3),
+                   limconn.Head("regression", 1))
     check = _CheckEveryStep(design, enforcement_of(name))
     _fit(model, _sequences(3), epochs=2, optimizer=OPTIMIZER_SETTINGS[setting](),
          callbacks=[check])

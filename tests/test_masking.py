@@ -21,7 +21,7 @@ def _sequences(input_dim, samples=24, seed=0):
     )
 
 
-def _sequence_model(strategy, design):
+def _sequence_model(strategy, design, execution="auto"):
     """A model whose output is the LSTM's hidden state at every step."""
     inputs = keras.Input((TIMESTEPS, design.input_dim))
     if strategy == "kernel":
@@ -30,6 +30,7 @@ def _sequence_model(strategy, design):
             input_mask=design.input_mask,
             recurrent_mask=design.recurrent_mask,
             return_sequences=True,
+            execution=execution,
         )
     else:
         cell = MaskedLSTMCell(
@@ -54,9 +55,12 @@ def _lstm_weights(model):
     )
 
 
-def test_masked_weights_are_zero_from_build_and_after_every_step():
+@pytest.mark.parametrize("execution", ["dense", "grouped"])
+def test_masked_weights_are_zero_from_build_and_after_every_step(execution):
     design = presets.random(5, 7, density=0.3, seed=0)
-    model = _sequence_model("kernel", design)
+    blocks = presets.block_diagonal(5, 7, groups=2).recurrent_mask
+    design = design.replace(recurrent_mask=design.recurrent_mask & blocks)
+    model = _sequence_model("kernel", design, execution)
     kernel, recurrent = _lstm_weights(model)
     assert np.all(kernel[~design.kernel_mask()] == 0)
     assert np.all(recurrent[~design.recurrent_kernel_mask()] == 0)
