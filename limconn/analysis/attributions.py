@@ -127,8 +127,8 @@ def attributions(run, x: np.ndarray, target=None, *, step: int = -1,
                          f"Received: {np.unique(target).tolist()}")
     path = _Path(dynamics, x, target, step)
     intervals = path.integrate(np.arange(samples), np.zeros(samples), np.ones(samples), steps)
-    if tolerance is not None:
-        allowed = tolerance * np.abs(path.change).max(initial=0.0)
+    allowed = 0.0 if tolerance is None else tolerance * np.abs(path.change).max(initial=0.0)
+    if allowed > 0:  # no output moved: nothing to add up to
         while True:
             split = _to_split(intervals, allowed, max_evaluations - path.evaluations)
             if not split.any():
