@@ -95,9 +95,10 @@ def attributions(run, x: np.ndarray, target=None, *, step: int = -1,
 
     Example:
 
-    >>> found = attributions("runs/flipflop", dataset.x[:4], target=2)  # doctest: +SKIP
-    >>> found.completeness_error, found.evaluations  # doctest: +SKIP
-    (0.0004, array([850, 1490,  50, 1250]))
+    >>> held_out = data.make_task("flipflop", bits=3, num_samples=4, seed=1)  # doctest: +SKIP
+    >>> found = attributions("runs/flipflop", held_out.x)  # doctest: +SKIP
+    >>> round(found.completeness_error, 4), found.evaluations  # doctest: +SKIP
+    (0.0081, array([386, 306, 162, 722]))
 
     Raises:
         ValueError: for a `timestep` run (its zero baseline is all skipped steps), or a
