@@ -9,10 +9,12 @@ pass of a 64-unit run, and integrated gradients' completeness error.
    measured in the same rounds, interleaved: the same pass without lesions (one batch of
    256). The pass does 71 lesions' work; the ratio shows what the batching saves over 71
    plain passes. Best-of-rounds and median.
-3. The completeness error of 50-point integrated gradients on an adding-task run and on the
-   flip-flop run.
+3. The completeness error of integrated gradients on an adding-task run (the 50-point
+   rule) and on the flip-flop run (the 50-point rule alone, then refined), and the gradients
+   evaluated.
 
     python -m benchmarks.analysis_timing            # from the repository root
+    python -m benchmarks.analysis_timing --only completeness
 """
 
 from __future__ import annotations
@@ -80,21 +82,27 @@ def _completeness(flipflop: Path) -> None:
                    dataset)
     adding = analysis.attributions(result, data.make_task("adding", num_samples=6,
                                                           timesteps=20, seed=4).x)
+    print(f"integrated gradients: completeness error {adding.completeness_error:.1e} on the "
+          f"adding task (6 sequences), {adding.evaluations.sum()} gradients (50 points each)")
     held_out = data.make_task("flipflop", bits=3, num_samples=4, seed=1)
-    flipping = analysis.attributions(flipflop, held_out.x)
-    print(f"integrated gradients, 50 points: completeness error {adding.completeness_error:.1e} "
-          f"(adding task, 6 sequences), {flipping.completeness_error:.2f} (flip-flop, "
-          "4 sequences: its output jumps along the path, where a pulse grows strong enough "
-          "to flip a memory)")
+    for tolerance in (None, analysis.attributions.__kwdefaults__["tolerance"]):
+        started = time.perf_counter()
+        flipping = analysis.attributions(flipflop, held_out.x, tolerance=tolerance)
+        print(f"flip-flop, 4 sequences, {'50 points' if tolerance is None else 'adaptive'}: "
+              f"completeness error {flipping.completeness_error:.3g}, gradients "
+              f"{flipping.evaluations.tolist()}, {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["completeness"],
+                        help="train the flip-flop and measure only this")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         flipflop = _flipflop(Path(folder))
-        _lesion_pass(Path(folder), args.rounds)
+        if args.only is None:
+            _lesion_pass(Path(folder), args.rounds)
         _completeness(flipflop)
 
 

@@ -108,7 +108,9 @@ def _all_analyses() -> tuple[str, ...]:
 @dataclasses.dataclass(frozen=True)
 class AnalysisRequest(RunsRequest):
     """Analyze the runs on the job's data (`limconn.analysis.analyze`: `what`, every
-    analysis by default); cached in `analysis_folder(run folder, key)`.
+    analysis by default); cached in `analysis_folder(run folder, key)`, merged into what is
+    cached there (`limconn.analysis.merge`): the analyses run replace theirs, the others
+    are kept.
 
     Raises:
         ValueError: naming an analysis `limconn.analysis.ANALYSES` does not know.
@@ -130,8 +132,13 @@ class AnalysisRequest(RunsRequest):
         def stage(done: int, total: int, label: str) -> None:
             on_progress(f"{label} ({done}/{total})")
 
-        analysis.save(analysis_folder(run_folder, self.key), analysis.analyze(
-            run_folder, dataset, what=self.what, on_progress=stage))
+        folder = analysis_folder(run_folder, self.key)
+        found = analysis.analyze(run_folder, dataset, what=self.what, on_progress=stage)
+        try:
+            cached = cached_analysis(run_folder, self.key)
+        except ValueError:  # a broken cache is replaced
+            cached = None
+        analysis.save(folder, found if cached is None else analysis.merge(cached, found))
 
 
 def analysis_folder(run_folder: str | os.PathLike, key: str) -> Path:

@@ -5,9 +5,11 @@ points."""
 
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -204,8 +206,33 @@ def test_attributions_add_up_to_the_output_change(adding_run):
     assert np.all(np.abs(change) > 1e-3)
     np.testing.assert_array_less(np.abs(found.sums - change), 0.01 * np.abs(change))
     assert found.completeness_error < 0.01 and found.values.shape == (6, 20, 2)
+    np.testing.assert_array_equal(found.evaluations, 50)  # smooth: the 50-point rule alone
+    np.testing.assert_array_equal(found.values,
+                                  analysis.attributions(folder, x, tolerance=None).values)
     later = analysis.attributions(folder, x, step=9)
     np.testing.assert_array_equal(later.values[:, 10:], 0.0)  # no later input counts
+
+
+def test_attributions_refine_the_path_where_the_flipflops_output_jumps(flipflop_run):
+    """Along the path from the zero baseline a pulse grows strong enough to flip a memory:
+    the output jumps, the 50-point rule misses the change by far more than 1 %, and
+    splitting the intervals that miss their own change brings it under 1 %."""
+    folder, _, _ = flipflop_run
+    x = data.make_task("flipflop", bits=3, num_samples=4, seed=1).x
+    fixed = analysis.attributions(folder, x, tolerance=None)
+    started = time.perf_counter()
+    found = analysis.attributions(folder, x)
+    seconds = time.perf_counter() - started
+    print(f"\nflip-flop attributions: completeness error {fixed.completeness_error:.3g} with "
+          f"50 points, {found.completeness_error:.3g} with {found.evaluations.tolist()} "
+          f"gradients ({seconds:.1f} s)")
+    assert fixed.completeness_error > 0.5
+    change = found.output - found.baseline_output
+    assert np.abs(found.sums - change).max() < 0.01 * np.abs(change).max()
+    assert np.all(found.evaluations < analysis.attributions.__kwdefaults__["max_evaluations"])
+    assert np.any(found.evaluations > 50)
+    with pytest.raises(ValueError, match="Received: tolerance=0"):
+        analysis.attributions(folder, x, tolerance=0)
 
 
 def _tiny_run(strategy, design, dataset):
@@ -297,6 +324,39 @@ def test_analyze_saves_every_documented_key_and_loads_without_tensorflow(flipflo
         analysis.trajectories(folder, dataset.x[:2, :, :2])
     with pytest.raises(ValueError, match="Received: step=100"):
         analysis.attributions(folder, dataset.x[:2], step=100)
+
+
+def test_analysing_a_few_analyses_again_keeps_the_others_cached(flipflop_run, tmp_path):
+    """The cache holds one analysis per run and data: a job of other analyses on the same
+    data adds to it and replaces only what it computed; fixed points stay on the
+    trajectories' axes."""
+    from limconn import run_results
+
+    folder = Path(shutil.copytree(flipflop_run[0], tmp_path / "run"))
+    dataset = data.make_task("flipflop", bits=3, num_samples=40, seed=5)
+    key = run_results.dataset_key(dataset)
+
+    def analyze_in_a_job(*what):
+        run_results.AnalysisRequest((folder.name,), key, what=what).compute(
+            folder, dataset, lambda line: None)
+        return run_results.cached_analysis(folder, key)
+
+    first = analyze_in_a_job("spectrum", "fixed-points")
+    second = analyze_in_a_job("lesions")
+    assert second.summary["analyses"] == ["spectrum", "fixed-points", "lesions"]
+    for name in ("fixed_points", "spectral_radius", "pca_explained_variance_ratio"):
+        assert second.summary[name] == first.summary[name]
+    assert second.summary["top_lesions"] is not None
+    for name, value in first.arrays.items():
+        np.testing.assert_array_equal(second.arrays[name], value)
+    assert second.arrays["lesions/delta_loss"].shape == (32,)
+    third = analyze_in_a_job("trajectories")
+    assert third.summary["fixed_points"] == first.summary["fixed_points"]
+    np.testing.assert_allclose(third.arrays["fixed_points/pca"], (
+        third.arrays["fixed_points/hidden"] - third.arrays["pca/mean"]
+    ) @ third.arrays["pca/components"].T)
+    other_samples = analysis.Analysis({**second.summary, "samples": 8}, {})
+    assert analysis.merge(third, other_samples) is other_samples
 
 
 def test_cli_analyze_writes_both_files_and_refuses_a_bad_run_in_one_line(flipflop_run,

@@ -18,10 +18,13 @@ saved analyses with `load`).
 * `lesions(run, x, y, units=None, weights=None)`: the loss change from holding each unit's
   (and each group's) hidden state at 0, every lesion in one vectorised pass.
 * `attributions(run, x, target=None)`: integrated gradients from a zero baseline (50
-  Gauss-Legendre points; backpropagation through time in NumPy), with completeness error.
+  Gauss-Legendre points, intervals of the path split where they miss the output change
+  until the completeness error is under 1 %; backpropagation through time in NumPy), with
+  the completeness error and the gradients evaluated.
 * `analyze(run, dataset, what=ANALYSES, on_progress=None)` runs them and returns an
   `Analysis(summary, arrays)`; `save(folder, analysis)` writes `analysis.json` and
-  `analysis.npz` atomically; `load(folder)` reads them back. `analyses_for(strategy)` says
+  `analysis.npz` atomically; `load(folder)` reads them back; `merge(cached, new)` keeps
+  what a cached analysis has of the analyses a new one did not run. `analyses_for(strategy)` says
   which analyses mean something for a strategy: `timestep` (which skips constant steps)
   has trajectories and the weights' spectrum only; the others raise a `ValueError` naming it.
 
@@ -39,8 +42,9 @@ saved analyses with `load`).
 * `top_lesions`: the five units whose lesion raises the loss most, `[{"unit", "delta_loss"}]`.
 * `lesion_costly_units`: units whose lesion raises the loss by more than 10 % of `test_loss`.
 * `attribution_completeness_error`: largest |sum of attributions - output change| over the
-  explained sequences, relative to the largest output change; `attribution_step`: the step
-  explained (the last).
+  explained sequences, relative to the largest output change; `attribution_evaluations`:
+  gradients evaluated for them all (50 per sequence where the first rule sufficed);
+  `attribution_step`: the step explained (the last).
 
 `Analysis.arrays` (NPZ; numeric and unicode arrays only; N sequences kept (the first of
 the analysed ones, at most `MAX_TRAJECTORY_VALUES` / (T * U) of them), T steps, U units,
@@ -63,7 +67,8 @@ D features, O outputs, P fixed points, G lesion groups, S explained sequences):
   `lesions/group_units` `(G, U)` bool, `lesions/group_delta_loss` `(G,)`.
 * `attributions/values` `(S, T, D)`, `attributions/inputs` `(S, T, D)`,
   `attributions/target` `(S,)` (output index or class explained), `attributions/output`
-  and `attributions/baseline_output` `(S,)`.
+  and `attributions/baseline_output` `(S,)`, `attributions/evaluations` `(S,)` int
+  (gradients evaluated per sequence).
 
 Example:
 
@@ -89,6 +94,7 @@ from limconn.analysis.report import (
     analyses_for,
     analyze,
     load,
+    merge,
     save,
 )
 from limconn.analysis.spectrum import Spectrum, spectrum
@@ -98,5 +104,5 @@ __all__ = [
     "ANALYSES", "ARRAYS_FILE", "MAX_TRAJECTORY_VALUES", "SUMMARY_FILE", "PCA", "Analysis",
     "Attributions", "Dynamics", "FixedPoints", "Lesions", "Spectrum", "Trajectories",
     "analyses_for", "analyze", "as_dynamics", "attributions", "fixed_points", "lesions",
-    "load", "pca", "save", "spectrum", "trajectories", "unit_groups",
+    "load", "merge", "pca", "save", "spectrum", "trajectories", "unit_groups",
 ]

@@ -3,7 +3,8 @@
 `analyze(run, dataset)` runs the chosen analyses on the dataset's first `samples`
 sequences and returns an `Analysis`: `summary`, plain JSON values for tables, and
 `arrays`, every number behind the plots. `save` writes them as `analysis.json` and
-`analysis.npz` (atomically), `load` reads them back with NumPy and JSON only (no Keras, no
+`analysis.npz` (atomically), `merge` adds a new analysis to a cached one of other analyses,
+`load` reads them back with NumPy and JSON only (no Keras, no
 TensorFlow, `allow_pickle=False`), so the app's server process can draw what a worker
 computed. The keys are listed in `limconn.analysis`'s docstring.
 """
@@ -44,6 +45,17 @@ analysed ones that fit (16 MB of float32 each); the PCA and the lesions use them
 FIXED_POINT_STARTS = 256
 """Starts of the fixed-point search for up to 64 units; a larger network gets fewer (down to
 32), as each start's steps cost `(2 * units) ** 3`."""
+
+_ARRAY_GROUPS = {"trajectories": ("trajectories/", "pca/"), "spectrum": ("spectrum/",),
+                 "fixed-points": ("fixed_points/",), "lesions": ("lesions/",),
+                 "attributions": ("attributions/",)}
+"""The arrays of each analysis, by the start of their names."""
+_SUMMARY_KEYS = {"trajectories": ("pca_explained_variance_ratio",),
+                 "spectrum": ("spectral_radius",), "fixed-points": ("fixed_points",),
+                 "lesions": ("top_lesions", "lesion_costly_units"),
+                 "attributions": ("attribution_completeness_error", "attribution_evaluations",
+                                  "attribution_step")}
+"""The summary keys each analysis sets (`test_loss` is computed whatever runs)."""
 
 ProgressCallback = Callable[[int, int, str], object]
 
@@ -148,16 +160,49 @@ def analyze(run, dataset, what: Iterable[str] = ANALYSES,
         else:
             found = attributions(dynamics, x[:sequences])
             summary.update(attribution_completeness_error=found.completeness_error,
+                           attribution_evaluations=int(found.evaluations.sum()),
                            attribution_step=found.step)
             arrays.update({"attributions/values": found.values,
                            "attributions/inputs": x[:sequences].astype(np.float32),
                            "attributions/target": found.target,
                            "attributions/output": found.output,
-                           "attributions/baseline_output": found.baseline_output})
+                           "attributions/baseline_output": found.baseline_output,
+                           "attributions/evaluations": found.evaluations})
     if summary["test_loss"] is None and "fixed-points" in analyses_for(dynamics.strategy):
         keep_all = np.ones((1, dynamics.units))
         summary["test_loss"] = float(lesion_losses(dynamics, x, y, keep_all, weights)[0])
     progress("done")
+    return Analysis(summary, arrays)
+
+
+def merge(cached: Analysis, new: Analysis) -> Analysis:
+    """`new` with what `cached` holds of the analyses `new` did not run, so that analysing
+    a few analyses again loses none of the others.
+
+    The analyses `new` computed (its arrays say which: fixed points bring their
+    trajectories) replace those of `cached`, summary keys and arrays; the others are kept,
+    and `summary["analyses"]` names them all. Kept fixed points are projected again on the
+    trajectories' axes in the result (`fixed_points/pca`), so they are drawn where the
+    trajectories are; their eigenvalues are their own. When the two are not of the same run
+    on the same data and number of sequences, `new` alone is returned.
+    """
+    same = ("run_id", "dataset", "samples", "timesteps")
+    if any(cached.summary.get(key) != new.summary.get(key) for key in same):
+        return new
+    computed, kept = ({name for name in ANALYSES
+                       if any(key.startswith(_ARRAY_GROUPS[name]) for key in found.arrays)}
+                      for found in (new, cached))
+    kept -= computed
+    listed = {*new.summary["analyses"], *cached.summary["analyses"]}
+    summary = {**new.summary, "analyses": [name for name in ANALYSES if name in listed]}
+    arrays = dict(new.arrays)
+    for name in kept:
+        summary.update({key: cached.summary.get(key) for key in _SUMMARY_KEYS[name]})
+        arrays.update({key: value for key, value in cached.arrays.items()
+                       if key.startswith(_ARRAY_GROUPS[name])})
+    if "fixed-points" in kept and "trajectories" in computed:
+        centred = arrays["fixed_points/hidden"] - arrays["pca/mean"]
+        arrays["fixed_points/pca"] = centred @ arrays["pca/components"].T
     return Analysis(summary, arrays)
 
 
@@ -223,7 +268,8 @@ def _empty_summary(dynamics: Dynamics, dataset, samples: int, what: tuple[str, .
         "analyses": list(what), "loss_name": LOSS_AND_METRIC[dynamics.kind][0],
         "test_loss": None, "pca_explained_variance_ratio": None, "fixed_points": None,
         "spectral_radius": None, "top_lesions": None, "lesion_costly_units": None,
-        "attribution_completeness_error": None, "attribution_step": None,
+        "attribution_completeness_error": None, "attribution_evaluations": None,
+        "attribution_step": None,
     }
 
 
