@@ -12,6 +12,7 @@ import pytest
 
 import limconn
 from limconn._tf import BACKENDS, DEFAULT_BACKEND, backend_name
+from limconn.settings import ServerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("tensorflow", "jax", "keras", "torch")
@@ -31,6 +32,20 @@ def test_the_backend_is_keras_backend_or_limconns_default():
     assert [backend_name({"KERAS_BACKEND": name}) for name in BACKENDS] == list(BACKENDS)
     with pytest.raises(ValueError, match="Received: KERAS_BACKEND='numpy'"):
         backend_name({"KERAS_BACKEND": "numpy"})
+
+
+def test_a_backend_limconn_does_not_run_on_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ValueError, match="Received: KERAS_BACKEND='torch'"):
+        ServerSettings.from_env({"KERAS_BACKEND": "torch"})
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "KERAS_BACKEND": "numpy"}
+    done = subprocess.run(
+        [sys.executable, "-m", "limconn", "train", "--task", "adding", "--task-param",
+         "num_samples=40", "--epochs", "1", "--out", str(tmp_path / "run")],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "limconn: error: KERAS_BACKEND must be one of tensorflow, jax (or unset: "
+        f"{DEFAULT_BACKEND}). Received: KERAS_BACKEND='numpy'")
 
 
 @pytest.mark.parametrize("backend", [None, "jax"])
