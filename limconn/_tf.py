@@ -35,8 +35,8 @@ BACKENDS = ("tensorflow", "jax")
 the LSTM as a Python loop per time step (keras#22874), far too slow to train on."""
 
 DEFAULT_BACKEND = "tensorflow"
-"""The backend when `KERAS_BACKEND` is unset: the one that trains the app's default run
-fastest, as `python -m benchmarks.backends` measures it."""
+"""The backend when `KERAS_BACKEND` is unset. `python -m benchmarks.backends` compares the
+backends on the app's default run (README, Performance)."""
 
 _ENVIRONMENT_VARIABLE = "KERAS_BACKEND"
 
