@@ -67,6 +67,9 @@ class WeightRule:
         self._sign = None if sign is None else sign.astype("float32")
 
     def __call__(self, w):
+        # A Keras variable is read as a tensor first: JAX's `where` takes no variables, and
+        # inside Keras's traced JAX step the read gives the step's value, not the stored one.
+        w = ops.convert_to_tensor(w)
         effective = ops.where(self.mask, w, ops.zeros_like(w))
         if self._signed is not None:
             signed = ops.multiply(ops.abs(w), ops.cast(self._sign, w.dtype))

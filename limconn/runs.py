@@ -669,8 +669,12 @@ def _write_initial_weights(result: RunResult, path: Path) -> None:
 
 
 def _versions() -> dict[str, str | None]:
-    versions = {"limconn": limconn.__version__}
-    for package in ("keras", "tensorflow", "numpy"):
+    """limconn's, Keras's, the backend's (named under `backend`), NumPy's and Python's."""
+    from limconn._tf import keras  # loaded already: the run was trained
+
+    backend = keras.config.backend()
+    versions = {"limconn": limconn.__version__, "backend": backend}
+    for package in ("keras", backend, "numpy"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

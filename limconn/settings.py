@@ -26,6 +26,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from limconn._tf import DEFAULT_BACKEND, backend_name
 from limconn.capacity import MB, training_memory_bytes
 
 PAINTER_MAX_SIDE = 256
@@ -207,6 +208,8 @@ class ServerSettings:
             `.streamlit/secrets.toml`).
         ray_address: a Ray cluster for training jobs (`LIMCONN_RAY_ADDRESS`), or `None` to
             train in local worker processes.
+        backend: the Keras backend the job queue's workers train on (`KERAS_BACKEND`, or
+            limconn's default: `limconn._tf.backend_name`); the workers inherit the variable.
 
     Raises:
         ValueError: from `from_env`, naming a bad variable and its value.
@@ -216,6 +219,7 @@ class ServerSettings:
     limits: Limits
     allow_anonymous: bool = True
     ray_address: str | None = None
+    backend: str = DEFAULT_BACKEND
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
@@ -230,6 +234,7 @@ class ServerSettings:
             limits=Limits.from_env(environ),
             allow_anonymous=anonymous in ("1", "true", "yes"),
             ray_address=environ.get("LIMCONN_RAY_ADDRESS", "").strip() or None,
+            backend=backend_name(environ),
         )
 
 

@@ -51,6 +51,7 @@ from limconn.checkpoints import Checkpoint, write_checkpoint
 from limconn.connectivity import Connectivity
 from limconn.data import Dataset
 from limconn.enforcement import max_masked_weight, trained_weights, zero_masked_weights
+from limconn.event_files import EventFile
 from limconn.layers import penalize_lstm_weights
 from limconn.strategies import Head, build_model
 from limconn.trainconfig import LOSS_AND_METRIC, LR_SCHEDULES, Progress, TrainConfig
@@ -656,23 +657,41 @@ class _Reporter(keras.callbacks.Callback):
 
 def epoch_batches(x, y, weights, names: list[str], batch_size: int, seed: int,
                   first_epoch: int, epochs: int):
-    """The training batches of epochs `first_epoch` to `epochs - 1`, for `fit`, as a
-    `tf.data.Dataset`.
+    """The training batches of epochs `first_epoch` to `epochs - 1`, for `fit`.
 
-    Each epoch's order is a permutation drawn from `(seed, epoch)` alone, so a run resumed
-    at an epoch sees the very batches an uninterrupted run with that seed sees (Keras's own
-    shuffling draws from a generator whose state a new process would not have). Only the
-    order is drawn in Python, once per epoch; the batches are gathered by tf.data (a Python
-    generator of batches made the app's default run 1.5x slower). Gives
-    `(x, {name: y}, {name: weights})` per batch; without weights, `(x, {name: y})`.
+    Each epoch's order is `_epoch_order(seed, epoch, samples)`, drawn from `(seed, epoch)`
+    alone, so a run resumed at an epoch sees the very batches an uninterrupted run with that
+    seed sees (Keras's own shuffling draws from a generator whose state a new process would
+    not have), on every backend alike. Gives `(x, {name: y}, {name: weights})` per batch;
+    without weights, `(x, {name: y})`. On TensorFlow the batches are gathered by tf.data (a
+    Python generator of batches made the app's default run 1.5x slower there); on other
+    backends, which train on NumPy batches, by a Python generator.
     """
+    if keras.config.backend() == "tensorflow":
+        return _tf_data_batches(x, y, weights, names, batch_size, seed, first_epoch, epochs)
+    return _numpy_batches(x, y, weights, names, batch_size, seed, first_epoch, epochs)
+
+
+def _epoch_order(seed: int, epoch: int, samples: int) -> np.ndarray:
+    """The order of the samples in epoch `epoch` (0-based) of a run with `seed`."""
+    return np.random.default_rng([seed, int(epoch)]).permutation(samples)
+
+
+def _numpy_batches(x, y, weights, names, batch_size, seed, first_epoch, epochs):
+    for epoch in range(first_epoch, epochs):
+        order = _epoch_order(seed, epoch, len(x))
+        for start in range(0, len(x), batch_size):
+            rows = order[start:start + batch_size]
+            batch = (x[rows], dict.fromkeys(names, y[rows]))
+            yield batch if weights is None else (*batch, _per_branch(names, weights[rows]))
+
+
+def _tf_data_batches(x, y, weights, names, batch_size, seed, first_epoch, epochs):
     import tensorflow as tf
 
-    def order(epoch):
-        return np.random.default_rng([seed, int(epoch)]).permutation(len(x))
-
     def rows_of(epoch):
-        rows = tf.numpy_function(order, [epoch], tf.int64, stateful=False)
+        rows = tf.numpy_function(lambda e: _epoch_order(seed, e, len(x)), [epoch], tf.int64,
+                                 stateful=False)
         rows.set_shape([len(x)])
         return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size)
 
@@ -745,53 +764,32 @@ class _EventWriter(keras.callbacks.Callback):
     Per epoch: every value of the branch's history row (`loss`, `val_loss`, the metric and
     its `val_` twin, under the history's names), the optimizer's `learning_rate`, and a
     histogram of every effective weight (`trained_weights`: a masked entry is exactly 0)
-    under `effective/<name>`, in TensorBoard's own formats (a scalar; a `(buckets, 3)`
-    tensor of left edge, right edge, count). Written with `tf.summary.write`, which is part
-    of TensorFlow: `tf.summary.scalar` and `histogram` would need the `tensorboard`
-    package. `close` returns each branch's event file as bytes: runs are written at the
+    under `effective/<name>` (`limconn.event_files`: TensorBoard's formats, on any
+    backend). `close` returns each branch's event file as bytes: runs are written at the
     end (`limconn.runs.write_run_folder`), and the folder given here is temporary.
     """
 
-    BUCKETS = 30
-    """Histogram buckets, as `tf.summary.histogram`'s default."""
-
     def __init__(self, branches, histories: list[list[dict]], folder: Path):
         super().__init__()
-        import tensorflow as tf
-        from tensorflow.core.framework.summary_pb2 import DataClass, SummaryMetadata
-
-        self.tf = tf
         self.branches = branches
         self.histories = histories
-        self.folders = [folder / str(index) for index in range(len(branches))]
-        self.writers = [tf.summary.create_file_writer(str(path)) for path in self.folders]
-        self.scalar = SummaryMetadata(data_class=DataClass.DATA_CLASS_SCALAR)
-        self.scalar.plugin_data.plugin_name = "scalars"
-        self.histogram = SummaryMetadata(data_class=DataClass.DATA_CLASS_TENSOR)
-        self.histogram.plugin_data.plugin_name = "histograms"
+        self.files = [EventFile(folder / str(index)) for index in range(len(branches))]
 
     def on_epoch_end(self, epoch, logs=None):
         rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        for branch, history, writer in zip(self.branches, self.histories, self.writers,
+        for branch, history, events in zip(self.branches, self.histories, self.files,
                                            strict=True):
             row = history[-1]
             scalars = {key: value for key, value in row.items()
                        if key not in ("epoch", "seconds")}
-            with writer.as_default(step=row["epoch"]):
-                for tag, value in {**scalars, "learning_rate": rate}.items():
-                    self.tf.summary.write(tag, np.float32(value), metadata=self.scalar)
-                for name, values in trained_weights(branch).items():
-                    counts, edges = np.histogram(values, bins=self.BUCKETS)
-                    buckets = np.stack([edges[:-1], edges[1:], counts], axis=1)
-                    self.tf.summary.write(f"effective/{name}", buckets,
-                                          metadata=self.histogram)
+            for tag, value in {**scalars, "learning_rate": rate}.items():
+                events.scalar(tag, value, step=row["epoch"])
+            for name, values in trained_weights(branch).items():
+                events.histogram(f"effective/{name}", values, step=row["epoch"])
 
     def close(self) -> list[bytes]:
-        """Flushes and closes the writers; each branch's event file's bytes."""
-        for writer in self.writers:
-            writer.close()
-        return [b"".join(path.read_bytes() for path in sorted(folder.glob("*tfevents*")))
-                for folder in self.folders]
+        """Closes the files; each branch's event file's bytes."""
+        return [events.close() for events in self.files]
 
 
 class _EarlyStopping(keras.callbacks.Callback):

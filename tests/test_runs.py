@@ -12,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,7 +75,10 @@ def test_save_list_load_round_trip(store, result, dataset):
     assert run.record["metrics"] == result.metrics
     assert run.record["design"]["effective_parameters"] == result.connectivity.stats(
     ).effective_parameters
-    assert set(run.record["versions"]) == {"limconn", "keras", "tensorflow", "numpy", "python"}
+    backend = keras.config.backend()
+    assert run.record["versions"]["backend"] == backend
+    assert set(run.record["versions"]) == {"limconn", "keras", "backend", backend, "numpy",
+                                           "python"}
 
     x = dataset.x[:16]
     np.testing.assert_array_equal(
