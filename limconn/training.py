@@ -8,11 +8,12 @@ one batch (validation included); a stopped run returns its partial history like 
 finished one.
 
 A group trains K designs with one seed in one model and one loop: each branch is exactly
-the model `build_model` builds for its design, nested as a sub-model; the loss is the sum
-of the branches' losses, so each branch's gradients come from its own loss alone, and its
-history, weights and result are those of a run of its own (to float rounding). Runs with
-different seeds shuffle the data differently, so they cannot share a model: a sweep trains
-one group per seed (`limconn.sweep`).
+the model `build_model` builds for its design, nested as a sub-model (or, for `kernel` and
+`random_dynamic`, run with the others as one grouped LSTM by `limconn.fused`, on its own
+variables); the loss is the sum of the branches' losses, so each branch's gradients come
+from its own loss alone, and its history, weights and result are those of a run of its own
+(to float rounding). Runs with different seeds shuffle the data differently, so they cannot
+share a model: a sweep trains one group per seed (`limconn.sweep`).
 
 Determinism: each epoch's batches are a permutation drawn from the seed and the epoch
 (`epoch_batches`), so a run resumed from a checkpoint (`limconn.checkpoints`) continues as it
