@@ -219,32 +219,67 @@ def grouped_lstm(
     blocks = layout.recurrent_blocks(recurrent_kernel)
     states = [ops.transpose(ops.reshape(layout.to_slots(state), (batch, count, size)), (1, 0, 2))
               for state in initial_state]
-    if mask is not None:  # one more channel, 1 where the step counts; the previous output
-        keep = ops.cast(ops.transpose(mask), inputs.dtype)[None, :, :, None]
-        inputs = ops.concatenate([inputs, ops.broadcast_to(keep, (count, *ops.shape(keep)[1:]))],
-                                 axis=-1)
-        states.append(ops.zeros_like(states[0]))
-
-    def step(inputs_t, states_t):
-        h_tm1, c_tm1 = states_t[:2]
-        z = inputs_t[..., : NUM_GATES * size] + ops.matmul(h_tm1, blocks)
-        z_i, z_f, z_c, z_o = ops.split(z, NUM_GATES, axis=-1)
-        c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_c)
-        h = recurrent_activation(z_o) * activation(c)
-        if mask is None:
-            return h, [h, c]
-        keep = inputs_t[..., NUM_GATES * size:] > 0
-        output = ops.where(keep, h, ops.zeros_like(h) if zero_output_for_mask else states_t[2])
-        return output, [ops.where(keep, h, h_tm1), ops.where(keep, c, c_tm1), output]
-
-    last_output, outputs, states = keras.src.backend.rnn(
-        step, inputs, states, go_backwards=go_backwards, unroll=unroll,
-        input_length=sequences.shape[1], return_all_outputs=return_sequences,
+    last_output, outputs, states = grouped_recurrence(
+        inputs, blocks, states, mask, activation=activation,
+        recurrent_activation=recurrent_activation, go_backwards=go_backwards, unroll=unroll,
+        zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
+        input_length=sequences.shape[1],
     )
 
     def to_units(x, order):  # group-major (G, ..., batch, size) -> (batch, ..., units)
         x = ops.transpose(x, order)
         return layout.to_units(ops.reshape(x, (*ops.shape(x)[:-2], count * size)))
 
-    last_output, *states = (to_units(x, (1, 0, 2)) for x in (last_output, *states[:2]))
+    last_output, *states = (to_units(x, (1, 0, 2)) for x in (last_output, *states))
     return last_output, to_units(outputs, (2, 1, 0, 3)), states
+
+
+def grouped_recurrence(
+    inputs, blocks, states, mask=None, *, activation, recurrent_activation, go_backwards=False,
+    unroll=False, zero_output_for_mask=False, return_sequences=False, input_length=None,
+):
+    """The LSTM recurrence of G groups at once, group-major; the loop `grouped_lstm` runs
+    (and `limconn.fused` for the designs of a group).
+
+    Args:
+        inputs: each step's input projection, bias included: `(G, timesteps, batch, 4 size)`.
+        blocks: each group's recurrent weights, `(G, size, 4 size)`.
+        states: `[h, c]`, each `(G, batch, size)`.
+        mask: a `(batch, timesteps)` time-step mask or `None`: a masked step keeps the
+            states and repeats the previous output (0 with `zero_output_for_mask`), as
+            Keras's loop does.
+        activation, recurrent_activation, go_backwards, unroll, return_sequences: as
+            Keras's `LSTM`.
+        input_length: the number of steps, where the shapes do not say it (for `unroll`).
+
+    Returns:
+        `(last_output, outputs, [h, c])`: `(G, batch, size)`, `(G, timesteps, batch, size)`
+        (the last step only unless `return_sequences`) and the final states.
+    """
+    size = ops.shape(blocks)[1]
+    gates = NUM_GATES * size
+    states = list(states)
+    if mask is not None:  # one more channel, 1 where the step counts; the previous output
+        keep = ops.cast(ops.transpose(mask), inputs.dtype)[None, :, :, None]
+        inputs = ops.concatenate(
+            [inputs, ops.broadcast_to(keep, (ops.shape(inputs)[0], *ops.shape(keep)[1:]))],
+            axis=-1)
+        states.append(ops.zeros_like(states[0]))
+
+    def step(inputs_t, states_t):
+        h_tm1, c_tm1 = states_t[:2]
+        z = inputs_t[..., :gates] + ops.matmul(h_tm1, blocks)
+        z_i, z_f, z_c, z_o = ops.split(z, NUM_GATES, axis=-1)
+        c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_c)
+        h = recurrent_activation(z_o) * activation(c)
+        if mask is None:
+            return h, [h, c]
+        keep = inputs_t[..., gates:] > 0
+        output = ops.where(keep, h, ops.zeros_like(h) if zero_output_for_mask else states_t[2])
+        return output, [ops.where(keep, h, h_tm1), ops.where(keep, c, c_tm1), output]
+
+    last_output, outputs, states = keras.src.backend.rnn(
+        step, inputs, states, go_backwards=go_backwards, unroll=unroll,
+        input_length=input_length, return_all_outputs=return_sequences,
+    )
+    return last_output, outputs, states[:2]

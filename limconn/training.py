@@ -8,11 +8,12 @@ one batch (validation included); a stopped run returns its partial history like 
 finished one.
 
 A group trains K designs with one seed in one model and one loop: each branch is exactly
-the model `build_model` builds for its design, nested as a sub-model; the loss is the sum
-of the branches' losses, so each branch's gradients come from its own loss alone, and its
-history, weights and result are those of a run of its own (to float rounding). Runs with
-different seeds shuffle the data differently, so they cannot share a model: a sweep trains
-one group per seed (`limconn.sweep`).
+the model `build_model` builds for its design, nested as a sub-model (or, for `kernel` and
+`random_dynamic`, run with the others as one grouped LSTM by `limconn.fused`, on its own
+variables); the loss is the sum of the branches' losses, so each branch's gradients come
+from its own loss alone, and its history, weights and result are those of a run of its own
+(to float rounding). Runs with different seeds shuffle the data differently, so they cannot
+share a model: a sweep trains one group per seed (`limconn.sweep`).
 
 Determinism: each epoch's batches are a permutation drawn from the seed and the epoch
 (`epoch_batches`), so a run resumed from a checkpoint (`limconn.checkpoints`) continues as it
@@ -52,6 +53,7 @@ from limconn.connectivity import Connectivity
 from limconn.data import Dataset
 from limconn.enforcement import max_masked_weight, trained_weights, zero_masked_weights
 from limconn.event_files import EventFile
+from limconn.fused import fused_group
 from limconn.layers import penalize_lstm_weights
 from limconn.strategies import Head, build_model
 from limconn.trainconfig import LOSS_AND_METRIC, LR_SCHEDULES, Progress, TrainConfig
@@ -183,10 +185,12 @@ def train_group(
     run alone with `config.seed` would be, nested in a model whose loss is the sum of the
     branches' losses. A branch's gradients come from its own loss only, so each result
     equals that of `train(config, design, dataset)` to float rounding. The group shares
-    one process, one pass over the data and one traced step; on a CPU the step itself
-    costs about as much as the branches' steps together (`benchmarks/sweep_throughput.py`
-    measures the whole). The stop event and the time limit apply to the whole group; a
-    stopped group returns the partial result of every branch.
+    one process, one pass over the data and one traced step. Branches of strategy
+    `kernel` or `random_dynamic` run their LSTMs as the groups of one grouped LSTM
+    (`limconn.fused`): one recurrence for all, on each branch's own variables; others run
+    side by side (`benchmarks/sweep_throughput.py` measures the whole). The stop event and
+    the time limit apply to the whole group; a stopped group returns the partial result of
+    every branch.
 
     Early stopping (`config.early_stopping`) is per branch, as each run alone would do
     it: a branch's run ends at the epoch where it alone would have stopped (its history
@@ -245,7 +249,12 @@ def train_group(
     initial_weights = [branch.get_weights() for branch in branches]
 
     names = [f"branch_{index}" for index in range(len(branches))]
-    group = join_branches(dict(zip(names, branches, strict=True)), x_train.shape[1:])
+    named = dict(zip(names, branches, strict=True))
+    # Designs that fuse run as the groups of one grouped LSTM (`limconn.fused`): one
+    # recurrence for all of them; the others as sub-models side by side.
+    group = fused_group(named, x_train.shape[1:])
+    if group is None:
+        group = join_branches(named, x_train.shape[1:])
     loss, metric = LOSS_AND_METRIC[dataset.kind]
     reporter = _Reporter(config, len(x_train), names, metric, on_progress, stop_event,
                          max_seconds, on_start)
