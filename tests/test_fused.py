@@ -2,13 +2,11 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from limconn import presets
-from limconn._tf import keras
-from limconn.enforcement import max_masked_weight, zero_masked_weights
 from limconn.fused import FusedBranches, fused_group
 from limconn.strategies import Head, build_model
+from tests.gradients import assert_branches_independent
 
 
 def _branches(strategy, head):
@@ -34,33 +32,8 @@ def test_fused_branches_share_nothing_but_the_inputs():
     while it does change a's. (random_dynamic's dropout per branch: tests/test_training.py's
     group equality.)"""
     branches = _branches("kernel", Head("regression", 1))
-    group = fused_group(branches, (10, 2))
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(16, 10, 2)).astype("float32")
-    y = rng.normal(size=(16, 1)).astype("float32")
-    a, b = branches["a"], branches["b"]
-
-    def outputs_and_gradients():
-        with tf.GradientTape() as tape:
-            outputs = group(x, training=True)
-            loss = sum(keras.ops.mean(keras.losses.mean_squared_error(y, out))
-                       for out in outputs.values())
-        gradients = tape.gradient(loss, a.trainable_variables + b.trainable_variables)
-        split = len(a.trainable_variables)
-        return ({name: out.numpy() for name, out in outputs.items()},
-                [g.numpy() for g in gradients[:split]], [g.numpy() for g in gradients[split:]])
-
-    outputs, a_gradients, b_gradients = outputs_and_gradients()
-    a.set_weights([w + rng.normal(size=w.shape).astype("float32") for w in a.get_weights()])
-    zero_masked_weights(a)
-    assert max_masked_weight(a) == 0.0
-    outputs_after, a_gradients_after, b_gradients_after = outputs_and_gradients()
-
-    np.testing.assert_array_equal(outputs_after["b"], outputs["b"])
-    for before, after in zip(b_gradients, b_gradients_after, strict=True):
-        np.testing.assert_array_equal(after, before)
-    assert not np.array_equal(outputs_after["a"], outputs["a"])
-    assert not np.array_equal(a_gradients_after[0], a_gradients[0])
+    assert_branches_independent(fused_group(branches, (10, 2)), branches["a"], branches["b"],
+                                (10, 2), np.random.default_rng(0))
 
 
 def test_only_masked_lstm_chains_of_two_or_more_fuse():
