@@ -23,7 +23,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 node --test tests/js/
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
-JAX_MODULES=(tests/test_masking.py tests/test_enforcement.py tests/test_training.py
+JAX_MODULES=(tests/test_masking.py tests/test_enforcement.py tests/test_grouped.py tests/test_fused.py tests/test_training.py
   tests/test_strategies.py tests/test_resume.py tests/test_backends.py)
 status=0
 python -m pytest "$@" || status=$?
