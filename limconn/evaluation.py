@@ -70,7 +70,10 @@ def evaluate(run_folder: str | os.PathLike, dataset: Dataset, sequences: int = 0
 
     run = read_run_folder(run_folder)
     saved = run.load_model()
-    _check_fits(run, saved.output_shape, dataset)
+    trained = run.record.get("dataset", {})
+    dataset.check_fits(run.info.name, trained.get("kind"), run.connectivity.input_dim,
+                       saved.output_shape[-1], len(saved.output_shape) == 3,
+                       trained_on=trained.get("name"))
     head = Head(dataset.kind, dataset.output_dim, per_step=dataset.per_step)
     model = build_model(run.config.strategy, run.connectivity,
                         (dataset.timesteps, dataset.input_dim), head,
@@ -126,21 +129,6 @@ def loss_and_metric(kind: str, targets: np.ndarray, predictions: np.ndarray,
     weights = np.ones(loss.shape) if weights is None else weights
     return (float(np.sum(loss * weights) / np.sum(weights)),
             float(np.sum(metric * weights) / np.sum(weights)))
-
-
-def _check_fits(run, output_shape, dataset: Dataset) -> None:
-    """Refuses data of another kind, other features, or other outputs than the run's."""
-    trained = run.record.get("dataset", {})
-    was = (trained.get("kind"), run.connectivity.input_dim, output_shape[-1],
-           "per step" if len(output_shape) == 3 else "one per sequence")
-    came = (dataset.kind, dataset.input_dim, dataset.output_dim,
-            "per step" if dataset.per_step else "one per sequence")
-    if was != came:
-        raise ValueError(
-            f"The run {run.info.name!r} was trained on {trained.get('name')!r}: kind, "
-            f"features, outputs, targets {was}; the data must have the same. "
-            f"Received: {came} ({dataset.name})"
-        )
 
 
 def save(run_folder: str | os.PathLike, key: str, result: dict) -> Path:

@@ -110,7 +110,8 @@ def analyze(run, dataset, what: Iterable[str] = ANALYSES,
     """
     what = _checked_names(what)
     dynamics = as_dynamics(run)
-    _check_fits(dynamics, dataset)
+    dataset.check_fits(dynamics.run_name, dynamics.kind, dynamics.input_dim,
+                       dynamics.outputs, dynamics.per_step)
     meaningless = [name for name in what if name not in analyses_for(dynamics.strategy)]
     if meaningless:
         raise ValueError(
@@ -243,20 +244,6 @@ def _checked_names(what: Iterable[str]) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"Choose analyses from {list(ANALYSES)}. Received: {list(names)}")
     return tuple(name for name in ANALYSES if name in names)
-
-
-def _check_fits(dynamics: Dynamics, dataset) -> None:
-    """Refuses data of another kind, other features or outputs, or targets per step for a
-    run that reads out once per sequence (and the reverse), naming both."""
-    was = (dynamics.kind, dynamics.input_dim, dynamics.outputs,
-           "per step" if dynamics.per_step else "one per sequence")
-    came = (dataset.kind, dataset.input_dim, dataset.output_dim,
-            "per step" if dataset.per_step else "one per sequence")
-    if was != came:
-        raise ValueError(
-            f"The run {dynamics.run_name!r} was trained on data of kind, features, outputs, "
-            f"targets {was}; the data must have the same. Received: {came} ({dataset.name})"
-        )
 
 
 def _empty_summary(dynamics: Dynamics, dataset, samples: int, what: tuple[str, ...]) -> dict:

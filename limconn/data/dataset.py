@@ -242,6 +242,25 @@ class Dataset:
         """Whether there is one target per step (the readout reads every step)."""
         return self.y.ndim == (2 if self.kind == "classification" else 3)
 
+    def check_fits(self, run_name: str, kind: str | None, input_dim: int, outputs: int,
+                   per_step: bool, trained_on: str | None = None) -> None:
+        """Refuses this data for a run trained on data of another kind, other features or
+        outputs, or targets per step where the run reads out once per sequence (and the
+        reverse), naming both. `trained_on`: the name of the run's own data, when known.
+
+        Raises:
+            ValueError: naming the run's shape and the received one.
+        """
+        was = (kind, input_dim, outputs, "per step" if per_step else "one per sequence")
+        came = (self.kind, self.input_dim, self.output_dim,
+                "per step" if self.per_step else "one per sequence")
+        if was != came:
+            source = "" if trained_on is None else f" on {trained_on!r}"
+            raise ValueError(
+                f"The run {run_name!r} was trained{source}: kind, features, outputs, targets "
+                f"{was}; the data must have the same. Received: {came} ({self.name})"
+            )
+
     @property
     def num_samples(self) -> int:
         return self.x.shape[0]
