@@ -16,7 +16,7 @@ from limconn.jobs import FAILED, TERMINAL, WATCH_SECONDS
 from limconn.plots import connectivity_graph
 from limconn.run_results import cached_analysis, cached_summary, dataset_key, held_out_part
 from limconn.ui import resources, state
-from limconn.ui.forms import task_data
+from limconn.ui.forms import stored_runs, task_data
 from limconn.ui.frame import page_frame
 from limconn.ui.text import plain, reported
 
@@ -154,12 +154,9 @@ def across_masks(by_id, colours, key: str, dataset, workspace: str, what) -> Non
 workspace = page_frame("Analyze")
 st.title("Analyze")
 store = resources.run_store()
-runs = store.list(workspace)
-for folder, problem in store.problems:
-    st.warning(f"Skipped a broken run folder {plain(folder.name)}: {plain(problem)}")
-if not runs:
-    st.info("No runs yet. Train a design on the Train page, then analyze what it learned here.")
-    st.stop()
+runs = stored_runs(
+    store, workspace,
+    "No runs yet. Train a design on the Train page, then analyze what it learned here.")
 by_id = {info.id: info for info in runs}
 colours = compare.run_colours(runs)
 run_id = st.selectbox("Run", list(by_id), key="analyze.run",

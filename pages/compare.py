@@ -11,7 +11,7 @@ from limconn.plots import Curve, loss_curves, sequence_preview, weight_heatmaps,
 from limconn.run_results import dataset_key
 from limconn.strategies import enforcement_of
 from limconn.ui import resources, state
-from limconn.ui.forms import confirmed, task_data
+from limconn.ui.forms import confirmed, stored_runs, task_data
 from limconn.ui.frame import page_frame
 from limconn.ui.text import plain, reported
 
@@ -82,12 +82,9 @@ active = [job for job in resources.job_queue().jobs(workspace) if job.status in
 if active:
     st.info(f"{len(active)} job(s) still training or queued; their runs appear here when they "
             "end.")
-runs = store.list(workspace)
-for folder, problem in store.problems:
-    st.warning(f"Skipped a broken run folder {plain(folder.name)}: {plain(problem)}")
-if not runs:
-    st.info("No runs yet. Train a design on the Train page; finished and stopped runs appear here.")
-    st.stop()
+runs = stored_runs(
+    store, workspace,
+    "No runs yet. Train a design on the Train page; finished and stopped runs appear here.")
 
 by_id = {info.id: info for info in runs}
 manage_runs(store, workspace, runs)

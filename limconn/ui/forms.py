@@ -9,7 +9,7 @@ import streamlit as st
 from limconn import data
 from limconn.registry import Entry
 from limconn.ui import resources
-from limconn.ui.text import reported
+from limconn.ui.text import plain, reported
 
 
 def parameter_inputs(entry: Entry, key: str, columns: int = 3) -> dict:
@@ -89,3 +89,15 @@ def confirmed(label: str, question: str, key: str, container=None, **button) -> 
         if not answer:
             st.rerun()
     return answer
+
+
+def stored_runs(store, workspace: str, when_empty: str) -> list:
+    """The workspace's runs, each broken run folder a warning; with none, `when_empty` as
+    an info and the script stops (Compare and Analyze start from the runs)."""
+    runs = store.list(workspace)
+    for folder, problem in store.problems:
+        st.warning(f"Skipped a broken run folder {plain(folder.name)}: {plain(problem)}")
+    if not runs:
+        st.info(when_empty)
+        st.stop()
+    return runs
