@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from benchmarks.masked_lstm_overhead import regression_model
 from limconn import presets
 from limconn._tf import keras
 from limconn.layers import MaskedLSTM
@@ -39,12 +40,6 @@ RULE_SIZES = (
 )
 BATCH = 64
 SAMPLES = 1024
-
-
-def _model(layer, inputs, timesteps):
-    model = keras.Sequential([keras.Input((timesteps, inputs)), layer, keras.layers.Dense(1)])
-    model.compile(keras.optimizers.Adam(1e-3), "mse")
-    return model
 
 
 def _masked(design, execution):
@@ -98,9 +93,9 @@ def speedups(sizes, rounds):
     for inputs, units, groups, timesteps in sizes:
         design = presets.block_diagonal(input_dim=inputs, units=units, groups=groups)
         x, y = _data(inputs, timesteps)
-        models = [_model(_masked(design, "grouped"), inputs, timesteps),
-                  _model(keras.layers.LSTM(units), inputs, timesteps),
-                  _model(keras.layers.LSTM(units), inputs, timesteps)]
+        models = [regression_model(_masked(design, "grouped"), inputs, timesteps),
+                  regression_model(keras.layers.LSTM(units), inputs, timesteps),
+                  regression_model(keras.layers.LSTM(units), inputs, timesteps)]
         grouped, plain, control = _interleaved(models, x, y, rounds)
         best, median = _speedup(plain, grouped)
         control_best, control_median = _speedup(plain, control)
@@ -115,7 +110,7 @@ def rule(sizes, rounds):
     for inputs, units, groups, timesteps in sizes:
         design = presets.block_diagonal(input_dim=inputs, units=units, groups=groups)
         x, y = _data(inputs, timesteps)
-        models = [_model(_masked(design, execution), inputs, timesteps)
+        models = [regression_model(_masked(design, execution), inputs, timesteps)
                   for execution in ("dense", "grouped")]
         dense, grouped = _interleaved(models, x, y, rounds)
         best, median = _speedup(dense, grouped)

@@ -31,7 +31,9 @@ DENSITY = 0.1
 BATCH = 64
 
 
-def _model(layer, inputs, timesteps):
+def regression_model(layer, inputs: int, timesteps: int):
+    """`layer` between an input of `(timesteps, inputs)` and one linear output, compiled with
+    Adam and MSE: the model every LSTM benchmark here times."""
     model = keras.Sequential([keras.Input((timesteps, inputs)), layer, keras.layers.Dense(1)])
     model.compile(keras.optimizers.Adam(1e-3), "mse")
     return model
@@ -47,8 +49,8 @@ def _seconds_per_step(model, x, y, steps):
 def measure(inputs, units, timesteps, rounds, steps):
     """Returns (best-of-rounds ratio, median ratio, best LSTM s/step, best MaskedLSTM s/step)."""
     design = presets.random(inputs, units, density=DENSITY, seed=0)
-    plain = _model(keras.layers.LSTM(units), inputs, timesteps)
-    masked = _model(
+    plain = regression_model(keras.layers.LSTM(units), inputs, timesteps)
+    masked = regression_model(
         MaskedLSTM(units, input_mask=design.input_mask, recurrent_mask=design.recurrent_mask),
         inputs,
         timesteps,
@@ -75,7 +77,7 @@ def check_gpu() -> None:
     input_mask = design.input_mask.copy()
     input_mask[2] = False
     layer = MaskedLSTM(32, input_mask=input_mask, recurrent_mask=design.recurrent_mask)
-    model = _model(layer, 4, 20)
+    model = regression_model(layer, 4, 20)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 20, 4)).astype("float32")
     model.fit(x, rng.normal(size=(64, 1)).astype("float32"), epochs=3, verbose=0)
