@@ -26,6 +26,7 @@ What a lab server needs from it:
   failed (with the message) or interrupted (the server stopped). A worker that dies, a
   worker that cannot be restarted, an event that cannot be processed, or the queue's own
   thread dying fails the jobs it concerns with a message; the queue goes on with the others.
+  Each worker sends its events down its own pipe, so a killed worker silences no other.
 * **Survives reloads and restarts**: jobs belong to a workspace, not a browser session
   (`jobs(workspace)`), and each job's record (status, per-epoch history, run ids) is kept on
   disk as it changes; a job that was queued or training when the server stopped is shown as
@@ -57,6 +58,7 @@ import fcntl
 import json
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue as queue_module
 import secrets
@@ -547,19 +549,27 @@ def unspool_dataset(path: Path) -> Dataset:
 
 
 class _Worker:
-    """One training process with its own task queue and stop flag."""
+    """One training process with its own task queue, stop flag and event pipe.
 
-    def __init__(self, context, index: int, events, store, max_runs):
+    Each worker sends its events down a pipe of its own (`events` is the reading end): a
+    worker killed mid-send (the time limit's kill) takes its pipe with it. A queue shared by
+    all workers would keep the killed one's write lock held, and no later worker's event
+    would ever arrive.
+    """
+
+    def __init__(self, context, index: int, store, max_runs):
         self.tasks = context.Queue()
         self.stop = context.Event()
         self.job: Job | None = None
+        self.events, sender = context.Pipe(duplex=False)
         self.process = context.Process(
             target=_serve,
-            args=(self.tasks, events, self.stop, store, max_runs),
+            args=(self.tasks, sender, self.stop, store, max_runs),
             name=f"limconn-worker-{index}",
             daemon=True,
         )
         self.process.start()
+        sender.close()  # the worker's copy is the only writer: its end is the pipe's end
 
     def is_alive(self) -> bool:
         return self.process.is_alive()
@@ -575,6 +585,7 @@ class _Worker:
     def kill(self) -> None:
         self.process.kill()
         self.process.join(timeout=5)
+        self.events.close()
 
     def close(self) -> None:
         self.stop.set()
@@ -597,7 +608,7 @@ class _RayWorker:
     force (no run saved).
     """
 
-    def __init__(self, index: int, events, store, max_runs, address: str):
+    def __init__(self, index: int, store, max_runs, address: str):
         import ray  # an optional extra, needed only with a Ray address
         from ray.util.queue import Queue
 
@@ -607,7 +618,8 @@ class _RayWorker:
             ray.init(address=address, log_to_driver=False, logging_level="WARNING")
         self.job: Job | None = None
         self.stop = threading.Event()
-        self._ray, self._events = ray, events
+        self._ray = ray
+        self.events, self._sender = multiprocessing.Pipe(duplex=False)
         self._progress = Queue()
         self._stops = RayStop()
         self._remote = ray.remote(_train_task_on_ray)
@@ -641,10 +653,11 @@ class _RayWorker:
                 self._run(task)
         finally:
             self._stops.close()
+            self._sender.close()
 
     def _run(self, task) -> None:
         job_id, config, designs, names, spool, workspace, max_seconds, resume_from = task
-        self._events.put((job_id, RUNNING, time.time()))
+        self._sender.send((job_id, RUNNING, time.time()))
         reference = self._remote.remote(
             (job_id, config, designs, names, unspool_dataset(Path(spool)), workspace,
              max_seconds, resume_from), self._store, self._max_runs, self._progress,
@@ -653,14 +666,14 @@ class _RayWorker:
         while True:
             ready, _ = self._stops.wait([reference], timeout=_POLL_SECONDS)
             while not self._progress.empty():
-                self._events.put(self._progress.get_nowait())
+                self._sender.send(self._progress.get_nowait())
             if ready:
                 break
             if self.stop.is_set() and not stopping:
                 self._stops.stop(job_id, reference, force=self._killed)
                 stopping = True
         try:
-            self._events.put(self._ray.get(reference))
+            self._sender.send(self._ray.get(reference))
         except Exception as error:  # the task died, or was cancelled by force
             if reference not in self._stops.cancelled:
                 status, message = FAILED, f"{type(error).__name__}: {error}"
@@ -669,7 +682,7 @@ class _RayWorker:
                                             "time and was cancelled, so no run was saved")
             else:
                 status, message = STOPPED, "stopped before it started"
-            self._events.put((job_id, "ended", (status, message, [], time.time())))
+            self._sender.send((job_id, "ended", (status, message, [], time.time())))
 
 
 class JobQueue:
@@ -724,7 +737,6 @@ class JobQueue:
         self._spool = Path(home) / "spool"
         private_folder(self._spool)
         self._context = multiprocessing.get_context("spawn")
-        self._events = None
         self._workers: list[_Worker | None] = []
         self._jobs: dict[str, Job] = {}
         self._by_workspace: dict[str, list[Job]] = collections.defaultdict(list)
@@ -990,7 +1002,6 @@ class JobQueue:
     def _start_workers(self) -> None:
         if self._workers:
             return
-        self._events = self._context.Queue()
         self._workers = [self._new_worker(index) for index in range(self.max_concurrent)]
         self._listener = threading.Thread(target=self._listen, name="limconn-job-events",
                                           daemon=True)
@@ -998,9 +1009,8 @@ class JobQueue:
 
     def _new_worker(self, index: int):
         if self.ray_address:
-            return _RayWorker(index, self._events, self.store, self.limits.max_runs,
-                              self.ray_address)
-        return _Worker(self._context, index, self._events, self.store, self.limits.max_runs)
+            return _RayWorker(index, self.store, self.limits.max_runs, self.ray_address)
+        return _Worker(self._context, index, self.store, self.limits.max_runs)
 
     def _dispatch(self) -> None:
         """Hands waiting jobs to idle workers; called with `_condition` held."""
@@ -1038,18 +1048,31 @@ class JobQueue:
                 if time.monotonic() - checked > _POLL_SECONDS:
                     # Every event already sent first: a worker's "saving" may be waiting
                     # behind progress events, and must count before a time-limit kill.
-                    with contextlib.suppress(queue_module.Empty):
-                        while True:
-                            self._apply_safely(self._events.get_nowait())
+                    while self._receive(timeout=0):
+                        pass
                     self._check_workers()
                     checked = time.monotonic()
-                try:
-                    event = self._events.get(timeout=_POLL_SECONDS)
-                except queue_module.Empty:
-                    continue
-                self._apply_safely(event)
+                self._receive(timeout=_POLL_SECONDS)
         except BaseException as error:  # the queue's own thread must never die silently
             self._break(f"the job queue stopped working ({type(error).__name__}: {error})")
+
+    def _receive(self, timeout: float) -> bool:
+        """Applies one event from each worker's pipe that has one, waiting up to `timeout`;
+        says whether any came. The pipe of a worker that ended is closed (the next check
+        replaces the worker)."""
+        with self._condition:
+            pipes = [worker.events for worker in self._workers
+                     if worker is not None and not worker.events.closed]
+        received = False
+        for pipe in multiprocessing.connection.wait(pipes, timeout):
+            try:
+                event = pipe.recv()
+            except (EOFError, OSError):  # its worker ended, or was killed by the last event
+                pipe.close()
+                continue
+            received = True
+            self._apply_safely(event)
+        return received
 
     def _apply_safely(self, event) -> None:
         job = None
@@ -1182,18 +1205,19 @@ class JobQueue:
 
 
 def _serve(tasks, events, stop, store, max_runs) -> None:
-    """A worker process: trains the groups it is handed, one at a time, reporting events."""
+    """A worker process: does the jobs it is handed, one at a time, sending their events
+    down `events` (its end of its own pipe)."""
     while (task := tasks.get()) is not None:
-        events.put((task[0], RUNNING, time.time()))
+        events.send((task[0], RUNNING, time.time()))
         job_id, config, designs, names, spool, workspace, max_seconds, resume_from = task
         try:
             dataset = unspool_dataset(Path(spool))
         except (OSError, ValueError) as error:
-            events.put((job_id, "ended", (FAILED, f"the job's data was lost: {error}", [],
-                                          time.time())))
+            events.send((job_id, "ended", (FAILED, f"the job's data was lost: {error}", [],
+                                           time.time())))
             continue
-        events.put(_perform((job_id, config, designs, names, dataset, workspace,
-                             max_seconds, resume_from), store, max_runs, events.put, stop))
+        events.send(_perform((job_id, config, designs, names, dataset, workspace,
+                              max_seconds, resume_from), store, max_runs, events.send, stop))
 
 
 def _train_task_on_ray(task, store, max_runs, progress, flag):

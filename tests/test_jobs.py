@@ -34,6 +34,7 @@ from limconn.settings import Limits
 from limconn.trainconfig import TrainConfig
 from limconn.workspaces import workspace_folder
 from tests import raytasks
+from tests.chatty_work import Chatter, Nothing
 from tests.intervals import most_at_once
 
 
@@ -213,6 +214,28 @@ def test_an_analysis_past_the_time_limit_is_ended_by_replacing_its_worker(tmp_pa
         assert evaluation.wait(timeout=120)
         assert evaluation.snapshot().error.startswith("the time limit of 0.3 s (and 0 s more) "
                                                       "passed before this evaluate job ended")
+    finally:
+        queue.close()
+
+
+def test_a_worker_killed_while_it_sends_events_does_not_silence_the_next_worker(
+    dataset, tmp_path, monkeypatch
+):
+    """The time limit kills a worker that is sending events nonstop. Its events went down a
+    pipe of its own: with one queue shared by all workers, the killed one kept the queue's
+    write lock, the next worker's events never arrived, and its job never ended."""
+    from limconn.training import train
+
+    monkeypatch.setattr(jobs, "kill_grace", lambda seconds: 0.0)
+    queue = _queue(tmp_path, max_seconds=5)
+    run = queue.store.save(train(TrainConfig(epochs=1), presets.dense(2, 4), dataset), "ws")
+    try:
+        chatty = queue.submit_request(Chatter((run.id,), "key"), dataset, "ws")
+        assert chatty.wait(timeout=120) and chatty.status == FAILED
+        assert "its worker was replaced" in chatty.snapshot().error
+        after = queue.submit_request(Nothing((run.id,), "key"), dataset, "ws")
+        assert after.wait(timeout=120)
+        assert (after.status, after.snapshot().error) == (DONE, "")
     finally:
         queue.close()
 
