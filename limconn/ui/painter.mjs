@@ -186,22 +186,36 @@ function attach(s, root) {
   s.width = -1;
 }
 
-// After a remount: a drag whose button is still down goes on on the new canvas (it takes the
-// pointer capture, so the pointer-up lands here); a drag released meanwhile is finished; and
-// an edit Python has not acknowledged is sent (again: Streamlit drops a component's state
-// while it is not shown, e.g. on a page switch, so the old mount's send may be gone).
+// After a remount: a drag still in progress (its release would have ended it, see
+// `onWindowUp`) goes on on the new canvas, which takes the pointer capture when it can; without
+// it the drag still follows the events the canvas gets, and its release ends it wherever it
+// happens. Otherwise an edit Python has not acknowledged is sent (again: Streamlit drops a
+// component's state while it is not shown, e.g. on a page switch, so the old mount's send
+// may be gone).
 function resume(s, ack) {
-  const d = s.drag;
-  if (d) {
+  if (s.drag) {
     try {
-      s.grid.setPointerCapture(d.id);
+      s.grid.setPointerCapture(s.drag.id);
     } catch (err) {
-      // The pointer is gone: the drag is over.
+      // No capture (e.g. the new canvas is not in the document yet): the drag goes on.
     }
-    if (s.grid.hasPointerCapture(d.id)) return;
-    s.drag = null;
+    return;
   }
-  if ((d && d.changed) || ahead(s, ack)) commit(s);
+  if (ahead(s, ack)) commit(s);
+}
+
+// A release the drag's canvas did not see (it was hidden, or mounted again without the
+// pointer capture) still ends the drag: every pointer-up reaches the window, after the
+// canvas's own handler has ended a drag it saw.
+function onWindowUp(e) {
+  for (const s of STATES.values()) {
+    if (s.drag && s.drag.id === e.pointerId) onUp(s, e);
+  }
+}
+
+if (typeof window !== "undefined") {
+  window.addEventListener("pointerup", onWindowUp);
+  window.addEventListener("pointercancel", onWindowUp);
 }
 
 // Whether the canvas shows edits Python has not acknowledged (sent, or being drawn).
