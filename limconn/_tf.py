@@ -34,9 +34,11 @@ BACKENDS = ("tensorflow", "jax")
 """The Keras backends limconn runs on (its tests pass on each). Keras's `torch` backend runs
 the LSTM as a Python loop per time step (keras#22874), far too slow to train on."""
 
-DEFAULT_BACKEND = "tensorflow"
-"""The backend when `KERAS_BACKEND` is unset. `python -m benchmarks.backends` compares the
-backends on the app's default run (README, Performance)."""
+DEFAULT_BACKEND = "jax"
+"""The backend when `KERAS_BACKEND` is unset: the one that trains the app's default run
+fastest, JAX (7-9x faster per epoch than TensorFlow on 2 CPU cores; `python -m
+benchmarks.backends` compares them, README, Performance). TensorFlow is an optional extra
+(`requirements-tensorflow.txt`)."""
 
 _ENVIRONMENT_VARIABLE = "KERAS_BACKEND"
 
@@ -51,7 +53,7 @@ def backend_name(environ: Mapping[str, str] | None = None) -> str:
     >>> backend_name({"KERAS_BACKEND": "jax"})
     'jax'
     >>> backend_name({})
-    'tensorflow'
+    'jax'
 
     Raises:
         ValueError: for a backend limconn does not run on, naming the received value.

@@ -3,8 +3,8 @@
 # with pip-tools' pip-compile, so that every machine installs exactly what was tested.
 # Run after editing a .in file; `--upgrade` moves every pin to the newest release the ranges allow:
 #   bash scripts/lock.sh [--upgrade]
-# The app's pins come first; the test environment (app + extras + Ray + JAX + test tools) is
-# locked against them, and the extras', Ray's and JAX's own files against the test lock, so a
+# The app's pins come first; the test environment (app + extras + Ray + TensorFlow + test
+# tools) is locked against them, and the extras', Ray's and TensorFlow's own files against the test lock, so a
 # package has one version in every file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +16,5 @@ compile "$@" --output-file requirements-dev.txt --constraint requirements.txt re
 compile "$@" --output-file requirements-extras.txt --constraint requirements-dev.txt \
   requirements-extras.in
 compile "$@" --output-file requirements-ray.txt --constraint requirements-dev.txt requirements-ray.in
-compile "$@" --output-file requirements-jax.txt --constraint requirements-dev.txt requirements-jax.in
+compile "$@" --output-file requirements-tensorflow.txt --constraint requirements-dev.txt \
+  requirements-tensorflow.in
