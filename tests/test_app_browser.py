@@ -358,11 +358,19 @@ def _mapped_libraries(pid: int) -> set[str]:
     return {Path(fields[5]).name for fields in map(str.split, lines) if len(fields) >= 6}
 
 
-def test_a_pytorch_download_loads_no_tensorflow_into_the_server(
+def _assert_no_backend_mapped(pid: int) -> None:
+    """The process mapped Python and the C library but neither Keras backend's native code."""
+    mapped = _mapped_libraries(pid)
+    assert any(name.startswith("libpython") or name.startswith("libc.so") for name in mapped)
+    assert not [name for name in mapped if name.startswith(("libtensorflow", "libjax_common"))]
+
+
+def test_a_pytorch_download_loads_no_keras_backend_into_the_server(
     page: Page, tmp_path: Path
 ) -> None:
     """Compare's PyTorch download is built in the server process, from the run folder with
-    NumPy: afterwards the server has mapped no TensorFlow library (training ran in a worker)."""
+    NumPy: afterwards the server has mapped neither TensorFlow nor JAX (training ran in a
+    worker)."""
     with streamlit_process(APP, env=_server_env(tmp_path / "home"), timeout=90) as server:
         _open(page, f"{server.url}/train", heading="Train")
         _small_task(page)
@@ -377,9 +385,7 @@ def test_a_pytorch_download_loads_no_tensorflow_into_the_server(
         with safetensors.safe_open(saved, "np") as opened:
             assert opened.metadata()["run_id"] == run_id
             assert opened.get_tensor("lstm.weight_ih_l0").shape == (4 * 16, 2)
-        mapped = _mapped_libraries(server.pid)
-        assert any(name.startswith("libpython") or name.startswith("libc.so") for name in mapped)
-        assert not [name for name in mapped if name.startswith("libtensorflow")]
+        _assert_no_backend_mapped(server.pid)
 
 
 # The traces of the page's first Plotly figure (Compare's loss curves), as Plotly holds them.
@@ -422,7 +428,7 @@ _TRACE_NAMES_JS = """() => Array.from(document.querySelectorAll(".js-plotly-plot
                                      (plot) => (plot.data || []).map((trace) => trace.name))"""
 
 
-def test_analyze_shows_a_flipflop_runs_fixed_points_and_the_server_loads_no_tensorflow(
+def test_analyze_shows_a_flipflop_runs_fixed_points_and_the_server_loads_no_backend(
     page: Page, tmp_path: Path
 ) -> None:
     """A flip-flop run saved in this process into the server's home, for a workspace the
@@ -454,6 +460,4 @@ def test_analyze_shows_a_flipflop_runs_fixed_points_and_the_server_loads_no_tens
                           if "trajectories" in names]
         assert {"stable fixed points", "unstable fixed points"} <= set(trajectories)
         _no_exception(page)
-        mapped = _mapped_libraries(server.pid)
-        assert any(name.startswith("libpython") or name.startswith("libc.so") for name in mapped)
-        assert not [name for name in mapped if name.startswith("libtensorflow")]
+        _assert_no_backend_mapped(server.pid)
