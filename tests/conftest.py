@@ -7,6 +7,9 @@ a test's own `@pytest.mark.timeout(...)` (the load test's) wins over both.
 Browser tests use pytest-playwright's `context`/`page` fixtures, with two changes: the
 browser is Debian's Chromium (see `tests/browser.py`), and a failing test leaves a
 screenshot of its page in `test-artifacts/`.
+
+The test process trains on limconn's backend (`limconn._tf.backend_name`), as everything it
+starts does.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ import os
 
 import pytest
 
+from limconn._tf import backend_name
 from tests.browser import CHROMIUM, launch_chromium, save_screenshot
+
+# Test modules import keras directly, and Keras's own default (TensorFlow, where it is
+# installed) would then win over limconn's: the test process would train on another backend
+# than the CLI, the job workers and the Ray tasks it starts, and their runs would differ.
+os.environ["KERAS_BACKEND"] = backend_name()
 
 BROWSER_TIMEOUT_SECONDS = 420
 
