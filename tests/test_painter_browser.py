@@ -211,6 +211,18 @@ def _toggle_note(page: Page, *, by_keyboard: bool = False) -> None:
                            timeout=TIMEOUT_MS)
 
 
+def _start_drawing_along_row_5(page: Page, canvas) -> None:
+    """Draw mode, the "Note above" switch focused (Space then remounts the painter with the
+    mouse untouched), and the mouse pressed and dragged from cell (5, 0) to (5, 4)."""
+    draw = page.locator(".lc-painter").get_by_role("button", name="draw", exact=True)
+    draw.click()
+    expect(draw).to_have_attribute("aria-pressed", "true")
+    page.get_by_role("switch", name="Note above").focus()
+    page.mouse.move(*cell_centre(canvas, 5, 0))
+    page.mouse.down()
+    page.mouse.move(*cell_centre(canvas, 5, 4), steps=4)
+
+
 def test_a_painter_mounted_again_keeps_its_mode_and_a_stroke_in_progress(
     page: Page, painter_url: str
 ) -> None:
@@ -229,13 +241,7 @@ def test_a_painter_mounted_again_keeps_its_mode_and_a_stroke_in_progress(
 
     # A drag in draw mode along row 5, with the painter mounted again halfway (the canvas
     # moves as the note comes and goes: the drag goes on from wherever the pointer is).
-    draw = painter.get_by_role("button", name="draw", exact=True)
-    draw.click()
-    expect(draw).to_have_attribute("aria-pressed", "true")
-    page.get_by_role("switch", name="Note above").focus()
-    page.mouse.move(*cell_centre(canvas, 5, 0))
-    page.mouse.down()
-    page.mouse.move(*cell_centre(canvas, 5, 4), steps=4)
+    _start_drawing_along_row_5(page, canvas)
     _toggle_note(page, by_keyboard=True)  # the mouse still down
     page.mouse.move(*cell_centre(canvas, 5, 9))
     page.mouse.up()
@@ -251,14 +257,7 @@ def test_a_stroke_goes_on_across_a_remount_that_cannot_take_the_pointer_capture(
     the first half of a visitor's stroke): the drag goes on with the events the new canvas
     gets, and a release off the canvas, which no canvas sees, still ends it."""
     canvas = _open(page, painter_url)
-    painter = page.locator(".lc-painter")
-    draw = painter.get_by_role("button", name="draw", exact=True)
-    draw.click()
-    expect(draw).to_have_attribute("aria-pressed", "true")
-    page.get_by_role("switch", name="Note above").focus()
-    page.mouse.move(*cell_centre(canvas, 5, 0))
-    page.mouse.down()
-    page.mouse.move(*cell_centre(canvas, 5, 4), steps=4)
+    _start_drawing_along_row_5(page, canvas)
     page.evaluate("""() => {
         Element.prototype.setPointerCapture = function () {
             throw new DOMException("refused by the test", "InvalidStateError");
