@@ -10,7 +10,7 @@ Example:
 
 >>> need = training_memory_bytes(samples=10_000, timesteps=100, features=8, batch_size=64,
 ...                              units=[32])
->>> round(need / MB)  # MB on top of TensorFlow's own
+>>> round(need / MB)  # MB on top of the Keras backend's own
 101
 >>> opened = NewWorkspaces(per_hour=1)
 >>> opened.admit(now=0.0)
@@ -42,7 +42,7 @@ ACTIVATION_COPIES = 3
 
 def training_memory_bytes(samples: int, timesteps: int, features: int, batch_size: int,
                           units: Sequence[int], step_targets: int = 0) -> int:
-    """An estimate of the memory one job needs to train, on top of TensorFlow's own.
+    """An estimate of the memory one job needs to train, on top of its backend's own.
 
     The one rule the server checks a job against (`Limits.check_job`) before queueing it:
     the data, `samples × timesteps × (features + step_targets)` floats, `DATA_COPIES` times,

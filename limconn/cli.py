@@ -544,7 +544,7 @@ def _train(args) -> int:
         [design], config = resume_from.designs, resume_from.config
         print(f"Resuming {folder.name} after epoch {resume_from.epoch} of {config.epochs}")
     print(f"Training {design.name or 'the design'} ({config.strategy}) on {dataset.description}")
-    from limconn.training import stop_on_interrupt, train  # loads TensorFlow, quietly
+    from limconn.training import stop_on_interrupt, train  # loads the Keras backend, quietly
 
     # A checkpoint at every finished epoch: a stopped run keeps a copy in its folder.
     checkpoint = store.checkpoint_path(args.workspace, f"cli-{runs.new_run_id()}")
@@ -579,7 +579,7 @@ def _train(args) -> int:
 
 
 def _sweep(args) -> int:
-    from limconn.training import stop_on_interrupt  # loads TensorFlow, quietly
+    from limconn.training import stop_on_interrupt  # loads the Keras backend, quietly
 
     runs.check_name(args.workspace, "--workspace")
     sweep.check_backend(args.backend)

@@ -38,7 +38,7 @@ What a lab server needs from it:
 Why processes, not threads: Streamlit calls `keras.backend.clear_session()` (a garbage
 collection and TensorFlow's kernel-cache reset, process-wide) after every script run, and a
 page that shows live progress reruns every second; a training thread in the server process
-then ran about 8x slower. A worker process is untouched by that, imports TensorFlow once,
+then ran about 8x slower. A worker process is untouched by that, imports Keras once,
 trains in parallel with the others, and repeats its runs bit for bit.
 
 Example:

@@ -3,12 +3,12 @@
 Why: `ray.cancel` reaches a running task as `KeyboardInterrupt` in its main thread, and a task
 can take that as a stop only once it has handed training to a thread
 (`limconn.training.stop_on_interrupt`). An interrupt that lands earlier, while the task
-unpickles its arguments or imports TensorFlow (about 5 s), is lost, and the task trains on to
+unpickles its arguments or imports Keras's backend (seconds), is lost, and the task trains on to
 its last epoch (issue 17: a sweep's tasks trained on after a stop; a stopped job ended done).
 
 So the driver writes each stop on a *stop board*, a small Ray actor (`RayStop`), and every
 task reads its `StopFlag` there (`run_task`): once when it starts, so a stop that came first
-ends it before it trains; again after its start-up (TensorFlow imported); and then after every
+ends it before it trains; again after its start-up (Keras imported); and then after every
 batch, through the `threading.Event` that `train_group` checks, which a thread in the task
 keeps in step with the board. A task that was training ends after its batch and writes its
 partial runs. `ray.cancel(force=True)` stays the last resort: a task still running
@@ -112,7 +112,7 @@ def run_task(flag: StopFlag, work: Callable[[threading.Event], _Result],
              stopped: Callable[[], _Result]) -> _Result:
     """In a Ray task: `work(stop_event)`, or `stopped()` if the stop came before training.
 
-    The flag is read before the task's start-up (importing TensorFlow) and after it; while
+    The flag is read before the task's start-up (importing Keras) and after it; while
     `work` runs, a thread reads it every `POLL_SECONDS` and sets `stop_event`, which training
     checks after every batch.
 
@@ -123,7 +123,7 @@ def run_task(flag: StopFlag, work: Callable[[threading.Event], _Result],
     """
     if flag.is_set():
         return stopped()
-    importlib.import_module("limconn.training")  # TensorFlow: the slow part of a start-up
+    importlib.import_module("limconn.training")  # Keras: the slow part of a start-up
     if flag.is_set():
         return stopped()
     stop, finished = threading.Event(), threading.Event()
