@@ -5,7 +5,7 @@ Runs `python -m limconn train` with one design, the same command again as a cont
 identical runs differ by noise alone), and `python -m limconn sweep` with 8 and with 32
 designs (2 inputs x 32 units each, random masks, one seed: one model whose designs are the
 groups of one grouped LSTM, `limconn.fused`) on the `adding` task, each as a fresh process
-so that importing TensorFlow counts, interleaved for `--repeats` rounds. Prints each round's
+so that importing Keras's backend counts, interleaved for `--repeats` rounds. Prints each round's
 wall times and, per command, its time / the lone run's, best-of-rounds and median. Targets:
 8 designs <= 2x, 32 designs <= 4x.
 
