@@ -87,6 +87,13 @@ class FusedBranches(keras.layers.Layer):
     computes alone, to float rounding. Not saved: it exists for training; each branch is
     saved as its own model.
 
+    Each step projects its own inputs and the backward pass recomputes the gates
+    (`grouped_recurrence`'s `input_kernels` and `remat`): with a sweep's few inputs, writing
+    a `(K, timesteps, batch, 4 size)` projection and every step's gates, and reading them
+    back, cost more on CPU than the small products (32 designs of 32 units: one step
+    0.21 s -> 0.11 s; `python -m benchmarks.sweep_throughput`: the sweep 5.5x -> 3.9x a
+    lone run, medians).
+
     Args:
         branches: name -> model; every one a chain around one `MaskedLSTM` (see
             `fused_group`).
@@ -106,10 +113,11 @@ class FusedBranches(keras.layers.Layer):
                                  "MaskedLSTM with Keras's default settings; it cannot fuse.")
         self.chains = chains
         self.size = max(lstm.units for _, lstm, _ in chains)
-        self.return_sequences = {lstm.return_sequences for _, lstm, _ in chains}
-        if len(self.return_sequences) != 1:
+        return_sequences = {lstm.return_sequences for _, lstm, _ in chains}
+        if len(return_sequences) != 1:
             raise ValueError("Fused branches must all read the last step or all every step. "
-                             f"Received: return_sequences {sorted(self.return_sequences)}")
+                             f"Received: return_sequences {sorted(return_sequences)}")
+        [self.return_sequences] = return_sequences
 
     def _padded(self, weights, rows: int, units: int, pad_rows: bool = False):
         """`(rows, 4 * units)` -> `(rows, 4 * size)`: each gate's columns padded with zeros
@@ -132,24 +140,20 @@ class FusedBranches(keras.layers.Layer):
             recurrent.append(self._padded(lstm.recurrent_rule(cell.recurrent_kernel), units,
                                           units, pad_rows=True))
             biases.append(self._padded(ops.reshape(cell.bias, (1, -1)), 1, units))
-        batch, timesteps = ops.shape(inputs)[0], inputs.shape[1]
-        # (K, timesteps * batch, features), time-major: one batched input projection.
+        # (K, timesteps, batch, features), projected inside each step (`input_kernels`).
         x = ops.transpose(ops.stack(sequences), (0, 2, 1, 3))
-        x = ops.reshape(x, (len(self.branches), -1, x.shape[-1]))
-        projected = ops.matmul(x, ops.stack(kernels)) + ops.stack(biases)
-        projected = ops.reshape(projected, (len(self.branches), -1, batch,
-                                            NUM_GATES * self.size))
-        zeros = ops.zeros_like(projected[:, 0, :, : self.size])
+        zeros = ops.zeros((len(self.branches), ops.shape(inputs)[0], self.size), x.dtype)
         cell = self.chains[0][1].cell
         last_output, outputs, _ = grouped_recurrence(
-            projected, ops.stack(recurrent), [zeros, zeros],
+            x, ops.stack(recurrent), [zeros, zeros],
             activation=cell.activation, recurrent_activation=cell.recurrent_activation,
-            return_sequences=True in self.return_sequences, input_length=timesteps,
+            return_sequences=self.return_sequences, input_length=inputs.shape[1],
+            input_kernels=(ops.stack(kernels), ops.stack(biases)), remat=True,
         )
         results = {}
         for index, (name, (_, lstm, after)) in enumerate(zip(self.names, self.chains,
                                                              strict=True)):
-            if True in self.return_sequences:  # (K, timesteps, batch, size) -> (batch, ...)
+            if self.return_sequences:  # (K, timesteps, batch, size) -> (batch, ...)
                 hidden = ops.transpose(outputs[index], (1, 0, 2))[..., : lstm.units]
             else:
                 hidden = last_output[index, :, : lstm.units]

@@ -237,12 +237,14 @@ def grouped_lstm(
 def grouped_recurrence(
     inputs, blocks, states, mask=None, *, activation, recurrent_activation, go_backwards=False,
     unroll=False, zero_output_for_mask=False, return_sequences=False, input_length=None,
+    input_kernels=None, remat=False,
 ):
     """The LSTM recurrence of G groups at once, group-major; the loop `grouped_lstm` runs
     (and `limconn.fused` for the designs of a group).
 
     Args:
-        inputs: each step's input projection, bias included: `(G, timesteps, batch, 4 size)`.
+        inputs: each step's input projection, bias included: `(G, timesteps, batch, 4 size)`;
+            with `input_kernels`, each step's features, `(G, timesteps, batch, features)`.
         blocks: each group's recurrent weights, `(G, size, 4 size)`.
         states: `[h, c]`, each `(G, batch, size)`.
         mask: a `(batch, timesteps)` time-step mask or `None`: a masked step keeps the
@@ -251,6 +253,13 @@ def grouped_recurrence(
         activation, recurrent_activation, go_backwards, unroll, return_sequences: as
             Keras's `LSTM`.
         input_length: the number of steps, where the shapes do not say it (for `unroll`).
+        input_kernels: `(kernels, biases)`, `(G, features, 4 size)` and `(G, 1, 4 size)`, to
+            project each step's features inside the step. For few features this is faster:
+            it never materializes the `(G, timesteps, batch, 4 size)` projection, whose memory
+            traffic (and its gradient's) outweighs the small products.
+        remat: recompute each step's gates in the backward pass (`keras.remat`) instead of
+            keeping them: on CPU, for many small groups, writing them costs more than
+            recomputing them.
 
     Returns:
         `(last_output, outputs, [h, c])`: `(G, batch, size)`, `(G, timesteps, batch, size)`
@@ -258,6 +267,7 @@ def grouped_recurrence(
     """
     size = ops.shape(blocks)[1]
     gates = NUM_GATES * size
+    width = gates if input_kernels is None else ops.shape(input_kernels[0])[1]
     states = list(states)
     if mask is not None:  # one more channel, 1 where the step counts; the previous output
         keep = ops.cast(ops.transpose(mask), inputs.dtype)[None, :, :, None]
@@ -266,15 +276,26 @@ def grouped_recurrence(
             axis=-1)
         states.append(ops.zeros_like(states[0]))
 
-    def step(inputs_t, states_t):
-        h_tm1, c_tm1 = states_t[:2]
-        z = inputs_t[..., :gates] + ops.matmul(h_tm1, blocks)
+    def cell(projected, h_tm1, c_tm1, blocks, *input_kernels):
+        # The weights are arguments, not closures: `keras.remat` on TensorFlow
+        # (`tf.recompute_grad`) differentiates only with respect to its arguments.
+        if input_kernels:
+            kernels, biases = input_kernels
+            projected = ops.matmul(projected, kernels) + biases
+        z = projected + ops.matmul(h_tm1, blocks)
         z_i, z_f, z_c, z_o = ops.split(z, NUM_GATES, axis=-1)
         c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_c)
-        h = recurrent_activation(z_o) * activation(c)
+        return recurrent_activation(z_o) * activation(c), c
+
+    if remat:
+        cell = keras.remat(cell)
+
+    def step(inputs_t, states_t):
+        h_tm1, c_tm1 = states_t[:2]
+        h, c = cell(inputs_t[..., :width], h_tm1, c_tm1, blocks, *(input_kernels or ()))
         if mask is None:
             return h, [h, c]
-        keep = inputs_t[..., gates:] > 0
+        keep = inputs_t[..., width:] > 0
         output = ops.where(keep, h, ops.zeros_like(h) if zero_output_for_mask else states_t[2])
         return output, [ops.where(keep, h, h_tm1), ops.where(keep, c, c_tm1), output]
 
