@@ -292,6 +292,8 @@ def train_group(
                 steps_per_epoch=reporter.steps_per_epoch,
                 initial_epoch=first_epoch,
                 validation_data=validation,
+                # As the test set: Keras's default for a generator's validation is 32.
+                validation_batch_size=config.batch_size,
                 epochs=config.epochs,
                 shuffle=False,  # epoch_batches shuffles, by seed and epoch
                 verbose=0,
