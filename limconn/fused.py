@@ -87,12 +87,11 @@ class FusedBranches(keras.layers.Layer):
     computes alone, to float rounding. Not saved: it exists for training; each branch is
     saved as its own model.
 
-    Each step projects its own inputs and the backward pass recomputes the gates
-    (`grouped_recurrence`'s `input_kernels` and `remat`): with a sweep's few inputs, writing
-    a `(K, timesteps, batch, 4 size)` projection and every step's gates, and reading them
-    back, cost more on CPU than the small products (32 designs of 32 units: one step
-    0.21 s -> 0.11 s; `python -m benchmarks.sweep_throughput`: the sweep 5.5x -> 3.9x a
-    lone run, medians).
+    On JAX each step projects its own inputs and the backward pass recomputes the gates
+    (`limconn.grouped.projects_in_step`): with a sweep's few inputs, writing a
+    `(K, timesteps, batch, 4 size)` projection and every step's gates, and reading them
+    back, cost more on CPU than the small products (`python -m benchmarks.sweep_throughput`:
+    32 designs 5.5x -> 3.9x a lone run, medians).
 
     Args:
         branches: name -> model; every one a chain around one `MaskedLSTM` (see
@@ -140,15 +139,14 @@ class FusedBranches(keras.layers.Layer):
             recurrent.append(self._padded(lstm.recurrent_rule(cell.recurrent_kernel), units,
                                           units, pad_rows=True))
             biases.append(self._padded(ops.reshape(cell.bias, (1, -1)), 1, units))
-        # (K, timesteps, batch, features), projected inside each step (`input_kernels`).
+        # (K, timesteps, batch, features): `grouped_recurrence` projects them.
         x = ops.transpose(ops.stack(sequences), (0, 2, 1, 3))
         zeros = ops.zeros((len(self.branches), ops.shape(inputs)[0], self.size), x.dtype)
         cell = self.chains[0][1].cell
         last_output, outputs, _ = grouped_recurrence(
-            x, ops.stack(recurrent), [zeros, zeros],
+            x, (ops.stack(kernels), ops.stack(biases)), ops.stack(recurrent), [zeros, zeros],
             activation=cell.activation, recurrent_activation=cell.recurrent_activation,
             return_sequences=self.return_sequences, input_length=inputs.shape[1],
-            input_kernels=(ops.stack(kernels), ops.stack(biases)), remat=True,
         )
         results = {}
         for index, (name, (_, lstm, after)) in enumerate(zip(self.names, self.chains,

@@ -192,8 +192,8 @@ def grouped_lstm(
     """The LSTM recurrence on `layout`'s blocks; returns `(last_output, outputs, [h, c])`
     as Keras's `RNN.inner_loop` does, in the original unit order.
 
-    The input projection of every step is one batched matmul before the loop, each group's
-    own features with its own input weights. The state is group-major, `(G, batch, size)`,
+    Each group's own features meet its own input weights in one batched matmul, before
+    the loop or in each step (`projects_in_step`). The state is group-major, `(G, batch, size)`,
     so each step is one batched matmul with the blocks `(G, size, 4 size)`, no transposes.
     A time-step mask is applied in the step, as Keras's loop applies it: a masked step
     keeps the states and repeats the previous output (or gives 0 with `zero_output_for_mask`).
@@ -210,17 +210,18 @@ def grouped_lstm(
     """
     count, size = layout.count, layout.size
     batch = ops.shape(sequences)[0]
-    projected = ops.matmul(layout.group_inputs(sequences), layout.input_blocks(kernel))
-    if bias is not None:
-        projected = projected + layout.bias_blocks(bias)
-    # (G, timesteps, batch, 4 size): the loop takes axis 1 as time, and each step gets
-    # (G, batch, 4 size). One tensor, so that the loop reads the number of steps from it.
-    inputs = ops.reshape(projected, (count, -1, batch, NUM_GATES * size))
+    # (G, timesteps, batch, features): the loop takes axis 1 as time, and each step gets
+    # (G, batch, features). One tensor, so that the loop reads the number of steps from it.
+    features = layout.group_inputs(sequences)
+    features = ops.reshape(features, (count, -1, batch, features.shape[-1]))
+    biases = (layout.bias_blocks(bias) if bias is not None
+              else ops.zeros((count, 1, NUM_GATES * size), features.dtype))
     blocks = layout.recurrent_blocks(recurrent_kernel)
     states = [ops.transpose(ops.reshape(layout.to_slots(state), (batch, count, size)), (1, 0, 2))
               for state in initial_state]
     last_output, outputs, states = grouped_recurrence(
-        inputs, blocks, states, mask, activation=activation,
+        features, (layout.input_blocks(kernel), biases), blocks, states, mask,
+        activation=activation,
         recurrent_activation=recurrent_activation, go_backwards=go_backwards, unroll=unroll,
         zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
         input_length=sequences.shape[1],
@@ -234,17 +235,33 @@ def grouped_lstm(
     return last_output, to_units(outputs, (2, 1, 0, 3)), states
 
 
+def projects_in_step() -> bool:
+    """Whether `grouped_recurrence` projects each step's features inside the step and
+    recomputes the step's gates in the backward pass (`keras.remat`), rather than projecting
+    every step before the loop and keeping the gates.
+
+    On JAX it does: the `(G, timesteps, batch, 4 size)` projection, its gradient and the
+    kept gates are memory traffic that costs more on CPU than the products saved
+    (`python -m benchmarks.grouped_lstm`, medians of 3 rounds, block_diagonal(64, units, 4),
+    speed-up over `keras.layers.LSTM`: 512 units 1.23x -> 1.70x, 256 units 1.00x -> 1.77x;
+    one fused step of 32 designs of 32 units 0.21 s -> 0.11 s). On TensorFlow it does not:
+    the same change took 512 units from 2.70x to 1.47x and 256 units from 1.71x to 0.95x.
+    """
+    return keras.config.backend() == "jax"
+
+
 def grouped_recurrence(
-    inputs, blocks, states, mask=None, *, activation, recurrent_activation, go_backwards=False,
-    unroll=False, zero_output_for_mask=False, return_sequences=False, input_length=None,
-    input_kernels=None, remat=False,
+    features, input_kernels, blocks, states, mask=None, *, activation, recurrent_activation,
+    go_backwards=False, unroll=False, zero_output_for_mask=False, return_sequences=False,
+    input_length=None,
 ):
     """The LSTM recurrence of G groups at once, group-major; the loop `grouped_lstm` runs
     (and `limconn.fused` for the designs of a group).
 
     Args:
-        inputs: each step's input projection, bias included: `(G, timesteps, batch, 4 size)`;
-            with `input_kernels`, each step's features, `(G, timesteps, batch, features)`.
+        features: each group's input features at each step, `(G, timesteps, batch, F)`.
+        input_kernels: `(kernels, biases)`, each group's input weights `(G, F, 4 size)` and
+            bias `(G, 1, 4 size)`; applied where `projects_in_step` says.
         blocks: each group's recurrent weights, `(G, size, 4 size)`.
         states: `[h, c]`, each `(G, batch, size)`.
         mask: a `(batch, timesteps)` time-step mask or `None`: a masked step keeps the
@@ -253,21 +270,19 @@ def grouped_recurrence(
         activation, recurrent_activation, go_backwards, unroll, return_sequences: as
             Keras's `LSTM`.
         input_length: the number of steps, where the shapes do not say it (for `unroll`).
-        input_kernels: `(kernels, biases)`, `(G, features, 4 size)` and `(G, 1, 4 size)`, to
-            project each step's features inside the step. For few features this is faster:
-            it never materializes the `(G, timesteps, batch, 4 size)` projection, whose memory
-            traffic (and its gradient's) outweighs the small products.
-        remat: recompute each step's gates in the backward pass (`keras.remat`) instead of
-            keeping them: on CPU, for many small groups, writing them costs more than
-            recomputing them.
 
     Returns:
         `(last_output, outputs, [h, c])`: `(G, batch, size)`, `(G, timesteps, batch, size)`
         (the last step only unless `return_sequences`) and the final states.
     """
-    size = ops.shape(blocks)[1]
-    gates = NUM_GATES * size
-    width = gates if input_kernels is None else ops.shape(input_kernels[0])[1]
+    in_step = projects_in_step()
+    kernels, biases = input_kernels
+    inputs = features
+    if not in_step:  # every step's projection at once: (G, timesteps, batch, 4 size)
+        shape = ops.shape(features)
+        flat = ops.reshape(features, (shape[0], -1, shape[-1]))
+        inputs = ops.reshape(ops.matmul(flat, kernels) + biases, (*shape[:-1], -1))
+    width = ops.shape(inputs)[-1]
     states = list(states)
     if mask is not None:  # one more channel, 1 where the step counts; the previous output
         keep = ops.cast(ops.transpose(mask), inputs.dtype)[None, :, :, None]
@@ -287,12 +302,13 @@ def grouped_recurrence(
         c = recurrent_activation(z_f) * c_tm1 + recurrent_activation(z_i) * activation(z_c)
         return recurrent_activation(z_o) * activation(c), c
 
-    if remat:
+    weights = (blocks, kernels, biases) if in_step else (blocks,)
+    if in_step:
         cell = keras.remat(cell)
 
     def step(inputs_t, states_t):
         h_tm1, c_tm1 = states_t[:2]
-        h, c = cell(inputs_t[..., :width], h_tm1, c_tm1, blocks, *(input_kernels or ()))
+        h, c = cell(inputs_t[..., :width], h_tm1, c_tm1, *weights)
         if mask is None:
             return h, [h, c]
         keep = inputs_t[..., width:] > 0
