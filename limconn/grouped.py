@@ -245,7 +245,9 @@ def projects_in_step() -> bool:
     (`python -m benchmarks.grouped_lstm`, medians of 3 rounds, block_diagonal(64, units, 4),
     speed-up over `keras.layers.LSTM`: 512 units 1.23x -> 1.70x, 256 units 1.00x -> 1.77x;
     one fused step of 32 designs of 32 units 0.21 s -> 0.11 s). On TensorFlow it does not:
-    the same change took 512 units from 2.70x to 1.47x and 256 units from 1.71x to 0.95x.
+    there the evidence was mixed and noisy (5 rounds each, medians: 512 units 1.63x with
+    the projection before the loop, 1.43x in the step; 256 units 1.11x and 1.41x, whose
+    best rounds were 1.09x and 0.97x), so TensorFlow keeps the loop it had.
     """
     return keras.config.backend() == "jax"
 
