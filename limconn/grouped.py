@@ -193,8 +193,9 @@ def grouped_lstm(
     as Keras's `RNN.inner_loop` does, in the original unit order.
 
     Each group's own features meet its own input weights in one batched matmul, before
-    the loop or in each step (`projects_in_step`). The state is group-major, `(G, batch, size)`,
-    so each step is one batched matmul with the blocks `(G, size, 4 size)`, no transposes.
+    the loop or in each step (`projects_in_step`). The state is group-major,
+    `(G, batch, size)`, so each step is one batched matmul with the blocks
+    `(G, size, 4 size)`, no transposes.
     A time-step mask is applied in the step, as Keras's loop applies it: a masked step
     keeps the states and repeats the previous output (or gives 0 with `zero_output_for_mask`).
 
@@ -221,8 +222,8 @@ def grouped_lstm(
               for state in initial_state]
     last_output, outputs, states = grouped_recurrence(
         features, (layout.input_blocks(kernel), biases), blocks, states, mask,
-        activation=activation,
-        recurrent_activation=recurrent_activation, go_backwards=go_backwards, unroll=unroll,
+        activation=activation, recurrent_activation=recurrent_activation,
+        go_backwards=go_backwards, unroll=unroll,
         zero_output_for_mask=zero_output_for_mask, return_sequences=return_sequences,
         input_length=sequences.shape[1],
     )
