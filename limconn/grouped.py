@@ -43,7 +43,11 @@ def grouped_is_faster(layout: GroupLayout, layer) -> bool:
     64/256/4/100 1.67x 1.59x and 64/512/4/100 3.00x 2.03x against `keras.layers.LSTM`.
     Below 128 units the per-step work is too small for the saved products to pay for the
     extra ops; at 128 it is a wash; from 256 units grouping wins once it at least halves
-    the recurrent products. On a GPU the dense path runs the fused cuDNN kernel, which the
+    the recurrent products. On JAX, whose grouped loop projects in the step
+    (`projects_in_step`), the same command on another 2-core machine gave: 2/32/2/50 0.69x
+    0.72x; 4/32/4/50 0.79x 0.78x; 16/64/2/50 1.34x 1.33x; 16/64/4/50 1.04x 0.98x;
+    16/128/2/50 1.69x 1.66x; 16/128/4/50 2.32x 2.30x; 64/256/2/100 1.43x 1.38x: there
+    grouping wins from 128 units. On a GPU the dense path runs the fused cuDNN kernel, which the
     grouped loop cannot, so `auto` stays dense there (not measured here: no GPU).
     """
     if layout.count < 2 or layer.recurrent_dropout or layer.cell.implementation != 2:
@@ -51,7 +55,7 @@ def grouped_is_faster(layout: GroupLayout, layer) -> bool:
     if any(device.startswith("gpu") for device in keras.distribution.list_devices()):
         return False
     halves_the_products = 2 * layout.count * layout.size**2 <= layout.units**2
-    return layout.units >= 256 and halves_the_products
+    return layout.units >= (128 if projects_in_step() else 256) and halves_the_products
 
 
 

@@ -142,5 +142,9 @@ def test_auto_groups_only_where_the_measured_rule_says_it_is_faster():
     layer = MaskedLSTM(256)
     on_gpu = any(d.startswith("gpu") for d in keras.distribution.list_devices())
     assert grouped_is_faster(layout(256, 4), layer) is not on_gpu  # a GPU keeps cuDNN
+    # From 128 units where the loop projects in the step (JAX), from 256 elsewhere.
+    in_step = keras.config.backend() == "jax"
+    assert grouped_is_faster(layout(128, 4), MaskedLSTM(128)) is (in_step and not on_gpu)
+    assert not grouped_is_faster(layout(64, 2), MaskedLSTM(64))
     assert not grouped_is_faster(layout(256, 1), layer)
     assert not grouped_is_faster(layout(256, 4), MaskedLSTM(256, recurrent_dropout=0.1))
