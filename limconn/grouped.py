@@ -47,8 +47,8 @@ def grouped_is_faster(layout: GroupLayout, layer) -> bool:
     (`projects_in_step`), the same command on another 2-core machine gave: 2/32/2/50 0.69x
     0.72x; 4/32/4/50 0.79x 0.78x; 16/64/2/50 1.34x 1.33x; 16/64/4/50 1.04x 0.98x;
     16/128/2/50 1.69x 1.66x; 16/128/4/50 2.32x 2.30x; 64/256/2/100 1.43x 1.38x: there
-    grouping wins from 128 units. On a GPU the dense path runs the fused cuDNN kernel, which the
-    grouped loop cannot, so `auto` stays dense there (not measured here: no GPU).
+    grouping wins from 128 units. On a GPU the dense path runs the fused cuDNN kernel,
+    which the grouped loop cannot, so `auto` stays dense there (not measured here: no GPU).
     """
     if layout.count < 2 or layer.recurrent_dropout or layer.cell.implementation != 2:
         return False

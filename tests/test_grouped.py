@@ -11,7 +11,12 @@ import pytest
 
 import limconn
 from limconn import presets
-from limconn.grouped import GroupLayout, grouped_is_faster, recurrent_groups
+from limconn.grouped import (
+    GroupLayout,
+    grouped_is_faster,
+    projects_in_step,
+    recurrent_groups,
+)
 from limconn.layers import MaskedLSTM
 from tests.gradients import value_and_gradients
 
@@ -143,7 +148,7 @@ def test_auto_groups_only_where_the_measured_rule_says_it_is_faster():
     on_gpu = any(d.startswith("gpu") for d in keras.distribution.list_devices())
     assert grouped_is_faster(layout(256, 4), layer) is not on_gpu  # a GPU keeps cuDNN
     # From 128 units where the loop projects in the step (JAX), from 256 elsewhere.
-    in_step = keras.config.backend() == "jax"
+    in_step = projects_in_step()
     assert grouped_is_faster(layout(128, 4), MaskedLSTM(128)) is (in_step and not on_gpu)
     assert not grouped_is_faster(layout(64, 2), MaskedLSTM(64))
     assert not grouped_is_faster(layout(256, 1), layer)
