@@ -2,8 +2,9 @@
 # Installs what the tests need and runs the whole suite. Python packages come from the exact
 # pins of requirements-dev.txt (the app, the optional extras the tests cover: torch, ncps and
 # neurogym, Ray, TensorFlow, and the test tools; `bash scripts/lock.sh` regenerates them);
-# Debian's Chromium serves the browser tests, Node.js the painter's JavaScript tests and nginx
-# the check of deploy/nginx.conf (`nginx -t`; with CI=true a missing nginx fails that test).
+# Debian's Chromium serves the browser tests, Node.js the painter's JavaScript tests, nginx
+# the check of deploy/nginx.conf (`nginx -t`) and systemd that of the unit (`systemd-analyze
+# verify`); with CI=true a missing nginx or systemd fails its test.
 # First `node --test`, then pytest on limconn's default backend (JAX); extra arguments go to
 # pytest. Without extra arguments, the modules that train (`TENSORFLOW_MODULES`) then run a
 # second time on Keras's TensorFlow backend; the script fails if either run fails (exit status
@@ -15,6 +16,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/bin/systemd-analyze ] || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
