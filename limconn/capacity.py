@@ -37,7 +37,9 @@ DATA_COPIES = 3
 tensors of them (measured: 2.2 copies for 150 MB of data, on TF 2.21 / CPU)."""
 ACTIVATION_COPIES = 3
 """Floats kept per gate, unit, step and sequence of a batch for the backward pass
-(measured: 2.0 for a batch of 480 × 200 steps × 128 units)."""
+(measured: 2.0 for a batch of 480 × 200 steps × 128 units, on TF 2.21 / CPU; on JAX the
+estimate's margin is wider: `tests/test_capacity.py` measured 591 MB where it estimates
+739 MB, TensorFlow 644 MB)."""
 
 
 def training_memory_bytes(samples: int, timesteps: int, features: int, batch_size: int,
