@@ -58,7 +58,6 @@ def grouped_is_faster(layout: GroupLayout, layer) -> bool:
     return layout.units >= (128 if projects_in_step() else 256) and halves_the_products
 
 
-
 def recurrent_groups(recurrent_mask: np.ndarray | None, units: int) -> list[np.ndarray]:
     """The units in groups with no recurrent connection between groups, in any gate.
 
